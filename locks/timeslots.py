@@ -1,0 +1,65 @@
+"""Reading an Oracode door's ``predefined_time_slots`` as Seam sends them.
+
+Every field of a slot is optional. Slot times look like ``07:00:00[America/Los_Angeles]``
+or, in newer payloads, ``15:30:00-08:00[America/Los_Angeles]``. The offset in the second
+form is right for some dates only, so it is ignored: the bracketed zone decides.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_SLOT_TIME = re.compile(
+    r"^\s*(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?"
+    r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?"
+    r"\s*\[(?P<zone>[^\]]+)\]\s*$"
+)
+
+
+@dataclass(frozen=True)
+class SlotTime:
+    wall_time: time
+    zone: str
+
+
+def parse_slot_time(value: object) -> SlotTime | None:
+    """``"07:00:00[Europe/Paris]"`` → SlotTime(07:00, "Europe/Paris"); None when unusable.
+
+    Unusable means: missing, not a string, malformed, out of range, or naming a zone
+    that zoneinfo does not know.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _SLOT_TIME.match(value)
+    if match is None:
+        return None
+    try:
+        wall = time(int(match["h"]), int(match["m"]), int(match["s"] or 0))
+        ZoneInfo(match["zone"])
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+    return SlotTime(wall_time=wall, zone=match["zone"])
+
+
+def slot_prefix(slot: dict[str, Any]) -> int | None:
+    """The user level prefix; Seam renamed the field, so accept both names."""
+    for key in ("dormakaba_oracode_user_level_prefix", "ext_dormakaba_oracode_user_level_prefix", "prefix"):
+        value = slot.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def slot_timezones(time_slots: list[dict[str, Any]]) -> set[str]:
+    """Every zone named in the slots' check-in and check-out times."""
+    zones: set[str] = set()
+    for slot in time_slots:
+        if not isinstance(slot, dict):
+            continue
+        for key in ("check_in_time", "check_out_time"):
+            parsed = parse_slot_time(slot.get(key))
+            if parsed is not None:
+                zones.add(parsed.zone)
+    return zones

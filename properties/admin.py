@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from properties.models import Reservation, Site
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin[Site]):
+    list_display = ["name", "timezone", "dormakaba_site_name", "created_at"]
+    search_fields = ["name", "dormakaba_site_name"]
+    list_filter = ["timezone"]
+    filter_horizontal = ["staff"]
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin[Reservation]):
+    list_display = ["guest_name", "guest_email", "site", "lock", "arrival", "departure"]
+    list_filter = ["site", "arrival"]
+    search_fields = ["guest_name", "guest_email", "lock__name"]
+    date_hierarchy = "arrival"
+    list_select_related = ["site", "lock"]
+    autocomplete_fields = ["site"]
+    raw_id_fields = ["lock"]

@@ -1,0 +1,62 @@
+"""Plain builder functions for test data."""
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+
+from locks.models import Lock
+from properties.models import Reservation, Site
+
+LA_SLOTS: list[dict[str, Any]] = [
+    {
+        "name": "Guest 15:00-11:00",
+        "prefix": 1,
+        "is_master": False,
+        "is_24_hour": False,
+        "is_one_shot": False,
+        "is_biweekly_mode": False,
+        "check_in_time": "15:00:00[America/Los_Angeles]",
+        "check_out_time": "11:00:00[America/Los_Angeles]",
+        "dormakaba_oracode_user_level_id": "0c7e9a52-3f1a-4c1e-9a57-1a2b3c4d5e01",
+        "dormakaba_oracode_user_level_prefix": 1,
+    },
+]
+
+
+def make_site(name: str = "Ocean Beach Vacations", tz: str = "America/Los_Angeles", **kw: Any) -> Site:
+    return Site.objects.create(name=name, timezone=tz, dormakaba_site_name=kw.pop("dormakaba_site_name", name), **kw)
+
+
+def make_lock(site: Site, name: str = "Room 101", **kw: Any) -> Lock:
+    defaults: dict[str, Any] = {
+        "seam_device_id": f"dev-{site.pk}-{name}",
+        "timezone": site.timezone,
+        "time_slots": LA_SLOTS,
+        "can_program_offline_access_codes": True,
+    }
+    defaults.update(kw)
+    return Lock.objects.create(site=site, name=name, **defaults)
+
+
+def make_reservation(lock: Lock, *, arrival: date | None = None, nights: int = 3, **kw: Any) -> Reservation:
+    arrival = arrival or date(2030, 9, 10)
+    return Reservation.objects.create(
+        site=lock.site,
+        lock=lock,
+        guest_name=kw.pop("guest_name", "Ana Souza"),
+        guest_email=kw.pop("guest_email", "ana@example.com"),
+        arrival=arrival,
+        departure=arrival + timedelta(days=nights),
+        **kw,
+    )
+
+
+def make_staff(username: str, *sites: Site, superuser: bool = False) -> User:
+    user = get_user_model().objects.create_user(username=username, password="pw-for-tests-only", is_staff=True)
+    if superuser:
+        user.is_superuser = True
+        user.save()
+    user.sites.set(sites)
+    return user

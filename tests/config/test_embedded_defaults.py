@@ -1,0 +1,53 @@
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRINT_SETTINGS = """
+import django
+django.setup()
+from django.conf import settings
+print(settings.DATABASES["default"]["ENGINE"])
+print(settings.CELERY_BROKER_URL)
+print(settings.EMAIL_BACKEND)
+print(settings.SEAM_ENDPOINT, settings.SEAM_USES_SIMULATOR)
+"""
+
+
+def settings_with(env: dict[str, str]) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.splitlines()
+
+
+def test_nothing_set_means_sqlite_filesystem_broker_file_email_and_the_simulator(tmp_path):
+    engine, broker, email, seam = settings_with({"DJANGO_DEBUG": "1", "VAR_DIR": str(tmp_path)})
+
+    assert engine == "django.db.backends.sqlite3"
+    assert broker == "filesystem://"
+    assert email == "django.core.mail.backends.filebased.EmailBackend"
+    assert seam == "http://127.0.0.1:8765 True"
+
+
+def test_service_variables_switch_to_postgres_redis_and_real_seam(tmp_path):
+    engine, broker, _, seam = settings_with(
+        {
+            "DJANGO_DEBUG": "1",
+            "VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "SEAM_API_KEY": "seam_test_key",
+        }
+    )
+
+    assert engine == "django.db.backends.postgresql"
+    assert broker == "redis://127.0.0.1:6379/0"
+    assert seam == "https://connect.getseam.com False"
