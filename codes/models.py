@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -17,6 +18,11 @@ class AccessCode(models.Model):
         SET = "set", "Set"
         FAILED = "failed", "Failed"
 
+    class Escalation(models.TextChoices):
+        NONE = "", "None"
+        WARNING = "warning", "Warning"
+        URGENT = "urgent", "Urgent"
+
     class Rounding(models.TextChoices):
         HOURLY = "1h", "Hourly-bound"
         DAILY = "1d", "Daily-bound"
@@ -29,6 +35,7 @@ class AccessCode(models.Model):
     user_level_id = models.CharField(max_length=64, blank=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
+    timezone = models.CharField(max_length=64, help_text="The slot's zone: the window is in this local time.")
     max_time_rounding = models.CharField(max_length=2, choices=Rounding.choices, default=Rounding.HOURLY)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -39,8 +46,16 @@ class AccessCode(models.Model):
     warnings = models.JSONField(default=list, blank=True)
     last_error_type = models.CharField(max_length=100, blank=True)
     last_error_message = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    pending_mutations = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Create attempts so far.")
+    checks = models.PositiveIntegerField(default=0, help_text="Status checks at Seam so far.")
+    # True from just before a create call until its outcome is known for sure: while it is
+    # set, Seam may hold a code we have no id for, so look it up before creating again.
+    create_sent = models.BooleanField(default=False)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True)
+    set_at = models.DateTimeField(null=True, blank=True)
+    escalation = models.CharField(max_length=8, choices=Escalation.choices, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -67,3 +82,107 @@ class AccessCode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AccessCodeEvent(models.Model):
+    """One step in a code's history, shown to staff: created, set, failed, PIN revealed, ..."""
+
+    class Kind(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        CREATE_SENT = "create_sent", "Sent to Seam"
+        CREATED = "created", "Created at Seam"
+        ADOPTED = "adopted", "Found at Seam after an interrupted create"
+        RETRY = "retry", "Retry scheduled"
+        STATUS = "status", "Status from Seam"
+        SET = "set", "Set on the lock system"
+        FAILED = "failed", "Failed"
+        ESCALATED = "escalated", "Escalated"
+        WEBHOOK = "webhook", "Webhook from Seam"
+        REVEALED = "revealed", "PIN revealed"
+        EMAILED = "emailed", "Emailed to guest"
+
+    access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class SeamCreateCall(models.Model):
+    """Every create call sent to Seam, per door: the ledger behind the per-door rate limit."""
+
+    lock = models.ForeignKey("locks.Lock", on_delete=models.CASCADE, related_name="create_calls")
+    access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="create_calls")
+    sent_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["lock", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.lock_id} at {self.sent_at:%H:%M:%S}"
+
+
+class WebhookDelivery(models.Model):
+    """A verified Seam webhook, kept by its svix-id so a redelivery is recognised."""
+
+    svix_id = models.CharField(max_length=100, unique=True)
+    event_type = models.CharField(max_length=100)
+    seam_access_code_id = models.CharField(max_length=64, blank=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} ({self.svix_id})"
+
+
+class CodeEmail(models.Model):
+    """One sending of a code to its guest: who asked, when, to which address, and how it went.
+
+    A send is claimed with a conditional UPDATE (``queued`` → ``sending``), so a task delivered
+    twice sends once. A failure stays on the row with its error, where staff see it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="emails")
+    to_address = models.EmailField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    is_resend = models.BooleanField(default=False, help_text="Staff asked to send the code again.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # When a worker took the send: a row still "sending" long after this belongs to a worker
+    # that died mid-send, and whether the guest got the email is unknown.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            # A double click (or two staff at once) queues one email, not two.
+            models.UniqueConstraint(
+                fields=["access_code"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="code_email_one_in_flight",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.to_address} ({self.status})"

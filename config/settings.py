@@ -31,10 +31,9 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is not set. Set it (50+ random characters) or set "
-            "DJANGO_DEBUG=1 for local development."
+            "DJANGO_SECRET_KEY is not set. Set it (50+ random characters) or set DJANGO_DEBUG=1 for local development."
         )
-    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -129,6 +128,7 @@ if "EMAIL_URL" in env:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Front desk <frontdesk@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -142,13 +142,14 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     _broker_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     CACHES = {
@@ -167,6 +168,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "sweep-access-codes": {
+        "task": "codes.tasks.access_codes_sweep_task",
+        "schedule": env.float("CODES_SWEEP_INTERVAL_SECONDS", default=10.0),
+    },
     "sync-locks": {
         "task": "locks.tasks.locks_sync_task",
         "schedule": env.float("SEAM_SYNC_INTERVAL_SECONDS", default=900.0),
@@ -185,6 +190,14 @@ else:
     SEAM_ENDPOINT = env.str("SEAM_ENDPOINT", default="https://connect.getseam.com")
 SEAM_TIMEOUT_SECONDS = env.float("SEAM_TIMEOUT_SECONDS", default=15.0)
 SEAM_WEBHOOK_SECRET = env.str("SEAM_WEBHOOK_SECRET", default="")
+if SEAM_USES_SIMULATOR and not SEAM_WEBHOOK_SECRET:
+    # The simulator signs its webhooks like Svix; a fixed secret is fine for a loopback demo.
+    SEAM_WEBHOOK_SECRET = "whsec_b3JhY29kZS1zaW11bGF0b3Itd2ViaG9vay1zZWNyZXQ="  # noqa: S105
+
+# Following codes: first status check after creation, and when to escalate a code not set.
+CODES_FIRST_CHECK_SECONDS = env.float("CODES_FIRST_CHECK_SECONDS", default=10.0)
+CODES_WARN_HOURS = env.float("CODES_WARN_HOURS", default=24.0)
+CODES_URGENT_HOURS = env.float("CODES_URGENT_HOURS", default=2.0)
 
 # Production hardening: `manage.py check --deploy` passes with no warnings when DEBUG is off.
 if not DEBUG:

@@ -20,6 +20,8 @@ class Lock(models.Model):
     can_program_offline_access_codes = models.BooleanField(default=False)
     warnings = models.JSONField(default=list, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # Seam answered a create with 429: no create is sent to this door before then.
+    creates_paused_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

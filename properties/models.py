@@ -50,7 +50,9 @@ class Reservation(models.Model):
     class Meta:
         ordering = ["arrival", "guest_name"]
         constraints = [
-            models.CheckConstraint(condition=Q(departure__gt=F("arrival")), name="reservation_departure_after_arrival"),
+            models.CheckConstraint(
+                condition=Q(departure__gt=F("arrival")), name="reservation_departure_after_arrival"
+            ),
         ]
         indexes = [models.Index(fields=["site", "arrival"])]
 

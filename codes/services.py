@@ -1,0 +1,493 @@
+"""Access code services: request an offline Oracode code, create it at Seam exactly once,
+and follow it until it is set.
+
+Exactly once, under at-least-once task delivery and failing networks and workers:
+
+1. Work is claimed with a conditional UPDATE (status ``pending`` → ``creating`` with a lease);
+   only the worker whose UPDATE changed the row goes on. A lease that runs out (a worker
+   killed mid-call) lets the sweeper hand the code to another worker.
+2. Before the create call, ``create_sent`` is set and committed. While it is set, Seam may
+   hold a code we have no id for, so the next attempt lists the door's codes and adopts the
+   one with our stable name instead of creating again.
+3. ``create_sent`` is cleared only when the outcome is certain: the id is stored, Seam
+   refused the request (4xx), or the request never reached Seam.
+4. The unique constraint on ``seam_access_code_id`` backs this up.
+
+Long waits (an offline code may stay ``unset`` until an hour before check-in) live in
+``next_check_at``; the beat sweeper enqueues what is due. No task sleeps or counts down long.
+"""
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from codes.models import AccessCode, AccessCodeEvent, SeamCreateCall, WebhookDelivery
+from codes.windows import Window
+from locks.models import Lock
+from locks.seam import SeamAccessCode, SeamClient, SeamError, SeamPermanentError, seam_client_from_settings
+from properties.models import Reservation
+
+logger = logging.getLogger(__name__)
+
+Status = AccessCode.Status
+Kind = AccessCodeEvent.Kind
+
+# Seam allows 10 creates per minute per door. The window has a second of margin so that our
+# clock and the network delay can never make Seam count an eleventh.
+CREATES_PER_WINDOW = 10
+CREATE_WINDOW = timedelta(seconds=61)
+# Longer than one create call can take (client timeout plus margin). A claim older than this
+# belongs to a worker that died.
+CLAIM_LEASE = timedelta(seconds=120)
+# Seam programs an offline code about an hour before it starts: check often from just before.
+SEAM_SETS_BEFORE_START = timedelta(minutes=65)
+MAX_CHECK_INTERVAL = timedelta(hours=6)
+NEAR_START_CHECK_INTERVAL = timedelta(minutes=2)
+MAX_RETRY_DELAY = timedelta(minutes=30)
+
+WEBHOOK_EVENT_TYPES = {
+    "access_code.set_on_device",
+    "access_code.failed_to_set_on_device",
+    "access_code.delay_in_setting_on_device",
+    "access_code.changed",
+    "access_code.created",
+}
+
+
+def _event(code: AccessCode, kind: str, message: str = "", user: AbstractBaseUser | None = None) -> None:
+    AccessCodeEvent.objects.create(access_code=code, kind=kind, message=message, user=user)
+
+
+def access_code_name(*, reservation: Reservation, sequence: int) -> str:
+    """The stable name sent to Seam, by which the code is found again after an ambiguous failure."""
+    suffix = "" if sequence == 1 else f" #{sequence}"
+    return f"R{reservation.pk} {reservation.guest_name}"[: 90 - len(suffix)] + suffix
+
+
+@transaction.atomic
+def access_code_request(*, reservation: Reservation, window: Window) -> AccessCode:
+    """Record that ``reservation`` needs a code for ``window``; returns the pending row.
+
+    The create task is queued once this transaction commits.
+    """
+    from codes.tasks import access_code_create_task
+
+    sequence = AccessCode.objects.filter(reservation=reservation).count() + 1
+    code = AccessCode.objects.create(
+        reservation=reservation,
+        lock=reservation.lock,
+        name=access_code_name(reservation=reservation, sequence=sequence),
+        slot_name=window.slot_name,
+        user_level_id=window.user_level_id or "",
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        timezone=window.timezone,
+        max_time_rounding=window.max_time_rounding,
+        status=Status.PENDING,
+    )
+    _event(code, Kind.REQUESTED, window.label)
+    access_code_create_task.delay_on_commit(code.pk)
+    return code
+
+
+def _retry_delay(attempt: int, retry_after: float | None = None) -> timedelta:
+    """Exponential backoff with full jitter, never shorter than Seam's Retry-After."""
+    base = min(MAX_RETRY_DELAY.total_seconds(), 15 * 2 ** max(attempt - 1, 0))
+    delay = random.uniform(base / 2, base)  # noqa: S311 - jitter, not cryptography
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)
+
+
+def next_check_time(*, starts_at: datetime, checks: int, now: datetime) -> datetime:
+    """When to ask Seam about a code that is not set yet.
+
+    Soon after creation (to catch errors early), then backing off, capped so that a check
+    always lands just before Seam programs the code (an hour before it starts), then often.
+    """
+    if checks == 0:
+        return now + timedelta(seconds=settings.CODES_FIRST_CHECK_SECONDS)
+    near_start = starts_at - SEAM_SETS_BEFORE_START
+    if now >= near_start:
+        return now + NEAR_START_CHECK_INTERVAL
+    # Capped in seconds before it becomes a timedelta: 30 * 2**checks overflows timedelta
+    # after about 40 checks, which six-hourly checks of a code booked weeks ahead reach.
+    step = timedelta(seconds=min(30 * 2**checks, MAX_CHECK_INTERVAL.total_seconds()))
+    return min(now + step, near_start)
+
+
+def _local(instant: datetime, zone: str) -> datetime:
+    return instant.astimezone(ZoneInfo(zone))
+
+
+def _claim(code_id: int, now: datetime) -> bool:
+    """Take the create work for one code; True only for the single worker that got it."""
+    claimable = Q(status=Status.PENDING) & (Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+    # A lease that ran out: its worker died (SIGKILL, lost node) somewhere in the call.
+    abandoned = Q(status=Status.CREATING, claim_expires_at__lt=now)
+    claimed = (
+        AccessCode.objects.filter(pk=code_id)
+        .filter(claimable | abandoned)
+        .update(
+            status=Status.CREATING,
+            claim_expires_at=now + CLAIM_LEASE,
+            next_check_at=None,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    )
+    return claimed == 1
+
+
+def _reserve_create_slot(code: AccessCode, now: datetime) -> timedelta | None:
+    """Book one of the door's creates for this minute; returns how long to wait if none is free.
+
+    Shared by every worker through the database: the UPDATE on the lock row serialises
+    concurrent bookings for one door (a row lock on PostgreSQL, the write lock on SQLite).
+    On success ``create_sent`` is committed with the booking, before the call is made.
+    """
+    with transaction.atomic():
+        Lock.objects.filter(pk=code.lock_id).update(creates_paused_until=F("creates_paused_until"))
+        lock = Lock.objects.get(pk=code.lock_id)
+        if lock.creates_paused_until and lock.creates_paused_until > now:
+            return lock.creates_paused_until - now
+        recent = list(
+            SeamCreateCall.objects.filter(lock_id=code.lock_id, sent_at__gt=now - CREATE_WINDOW)
+            .order_by("sent_at")
+            .values_list("sent_at", flat=True)
+        )
+        if len(recent) >= CREATES_PER_WINDOW:
+            return recent[-CREATES_PER_WINDOW] + CREATE_WINDOW - now
+        SeamCreateCall.objects.create(lock_id=code.lock_id, access_code=code, sent_at=now)
+        AccessCode.objects.filter(pk=code.pk).update(create_sent=True)
+        _event(code, Kind.CREATE_SENT, f"Attempt {code.attempts}.")
+    return None
+
+
+def _apply_seam_state(code: AccessCode, seam_code: SeamAccessCode, now: datetime) -> None:
+    """Store what Seam says of the code; a ``set`` code with its PIN ends the follow-up."""
+    was_set = code.status == Status.SET
+    code.seam_access_code_id = seam_code.access_code_id
+    code.seam_status = seam_code.status
+    code.errors = seam_code.errors
+    code.warnings = seam_code.warnings
+    code.pending_mutations = seam_code.pending_mutations
+    if seam_code.code:
+        code.code = seam_code.code
+    code.claim_expires_at = None
+    code.create_sent = False
+    if seam_code.status == "set" and code.code:
+        code.status = Status.SET
+        code.set_at = code.set_at or now
+        code.next_check_at = None
+    else:
+        code.status = Status.WAITING
+        code.next_check_at = next_check_time(starts_at=code.starts_at, checks=code.checks, now=now)
+        if code.ends_at <= now:
+            code.status = Status.FAILED
+            code.next_check_at = None
+            code.last_error_type = "not_set_in_time"
+            code.last_error_message = "The stay's window ended and Seam never reported the code as set."
+    if seam_code.errors:
+        first = seam_code.errors[0]
+        code.last_error_type = str(first.get("error_code") or first.get("type") or "error")
+        code.last_error_message = str(first.get("message") or "")
+    code.save()
+    if code.status == Status.SET and not was_set:
+        _event(code, Kind.SET, "Seam reports the code set on the lock system.")
+    elif code.status == Status.FAILED:
+        _event(code, Kind.FAILED, code.last_error_message)
+
+
+def _find_at_seam(client: SeamClient, code: AccessCode) -> SeamAccessCode | None:
+    """The code Seam holds under our stable name on this door, if an earlier call made it."""
+    matches = [c for c in client.list_access_codes(code.lock.seam_device_id) if c.name == code.name]
+    if len(matches) > 1:
+        logger.error("Seam holds %d codes named %r on door %s", len(matches), code.name, code.lock.seam_device_id)
+    return matches[0] if matches else None
+
+
+def _fail(code: AccessCode, exc: SeamError) -> None:
+    AccessCode.objects.filter(pk=code.pk).update(
+        status=Status.FAILED,
+        create_sent=False,
+        claim_expires_at=None,
+        next_check_at=None,
+        last_error_type=exc.error_type,
+        last_error_message=exc.message,
+    )
+    _event(code, Kind.FAILED, str(exc))
+
+
+def _retry_later(code: AccessCode, exc: SeamError, now: datetime, *, create_sent: bool) -> None:
+    delay = _retry_delay(code.attempts, exc.retry_after)
+    AccessCode.objects.filter(pk=code.pk).update(
+        status=Status.PENDING,
+        create_sent=create_sent,
+        claim_expires_at=None,
+        next_check_at=now + delay,
+        last_error_type=exc.error_type,
+        last_error_message=exc.message,
+    )
+    _event(code, Kind.RETRY, f"{exc}. Next try in {int(delay.total_seconds())} s.")
+
+
+def access_code_create(*, access_code_id: int, client: SeamClient | None = None) -> AccessCode:
+    """Create the code at Seam, exactly once; returns the row as it stands afterwards.
+
+    Does nothing when another worker holds the code, when it is not due, or when it was
+    created already. Seam errors never escape: permanent ones fail the code with Seam's
+    error type and message, transient ones schedule a retry with backoff and jitter.
+    """
+    now = timezone.now()
+    if not _claim(access_code_id, now):
+        return AccessCode.objects.get(pk=access_code_id)
+    code = AccessCode.objects.select_related("lock").get(pk=access_code_id)
+    client = client or seam_client_from_settings()
+
+    if code.create_sent:
+        # An earlier call may have reached Seam (timeout, reset, dead worker): adopt its code.
+        try:
+            found = _find_at_seam(client, code)
+        except SeamError as exc:
+            _retry_later(code, exc, now, create_sent=True)
+            return AccessCode.objects.get(pk=code.pk)
+        if found is not None:
+            _event(code, Kind.ADOPTED, f"Seam code {found.access_code_id}.")
+            # Seam answered: the timeout or 5xx that sent us looking is history (see the events).
+            code.last_error_type = code.last_error_message = ""
+            _apply_seam_state(code, found, timezone.now())
+            return code
+        code.create_sent = False
+        AccessCode.objects.filter(pk=code.pk).update(create_sent=False)
+
+    # The time the call goes out, not when the task started: a slow lookup (read retries) in
+    # between would otherwise book the call early and let Seam count an eleventh in its minute.
+    sent_at = timezone.now()
+    wait = _reserve_create_slot(code, sent_at)
+    if wait is not None:
+        # The door's create budget for this minute is spent: hand the code back, due later.
+        AccessCode.objects.filter(pk=code.pk).update(
+            status=Status.PENDING, claim_expires_at=None, next_check_at=sent_at + wait, attempts=F("attempts") - 1
+        )
+        return AccessCode.objects.get(pk=code.pk)
+
+    try:
+        seam_code = client.create_offline_access_code(
+            device_id=code.lock.seam_device_id,
+            name=code.name,
+            starts_at=_local(code.starts_at, code.timezone),
+            ends_at=_local(code.ends_at, code.timezone),
+            max_time_rounding=code.max_time_rounding,
+        )
+    except SeamPermanentError as exc:
+        _fail(code, exc)
+    except SeamError as exc:
+        answered_at = timezone.now()
+        if exc.status_code == 429:
+            # Counted from Seam's answer; a longer pause another worker set is kept.
+            pause_until = answered_at + timedelta(seconds=exc.retry_after or 60)
+            Lock.objects.filter(pk=code.lock_id).filter(
+                Q(creates_paused_until__isnull=True) | Q(creates_paused_until__lt=pause_until)
+            ).update(creates_paused_until=pause_until)
+        # Only an ambiguous failure may have left a code at Seam; any earlier one was looked up.
+        _retry_later(code, exc, answered_at, create_sent=exc.ambiguous)
+    else:
+        try:
+            with transaction.atomic():
+                _event(code, Kind.CREATED, f"Seam code {seam_code.access_code_id}, status {seam_code.status}.")
+                code.last_error_type = code.last_error_message = ""
+                _apply_seam_state(code, seam_code, timezone.now())
+        except IntegrityError:
+            # The same Seam code is already stored on another row: never two rows for one code.
+            logger.exception("Seam code %s is already stored", seam_code.access_code_id)
+            raise
+    return AccessCode.objects.get(pk=code.pk)
+
+
+def access_code_refresh(*, access_code_id: int, client: SeamClient | None = None) -> AccessCode:
+    """Ask Seam where the code stands and store it; returns the row.
+
+    Only codes waiting for the lock system are refreshed. A transient error moves the next
+    check back; a permanent one (Seam no longer knows the code) fails it.
+    """
+    now = timezone.now()
+    code = AccessCode.objects.select_related("lock").get(pk=access_code_id)
+    if code.status != Status.WAITING or not code.seam_access_code_id:
+        return code
+    client = client or seam_client_from_settings()
+    try:
+        seam_code = client.get_access_code(code.seam_access_code_id)
+    except SeamPermanentError as exc:
+        _fail(code, exc)
+        return AccessCode.objects.get(pk=code.pk)
+    except SeamError as exc:
+        AccessCode.objects.filter(pk=code.pk, status=Status.WAITING).update(
+            next_check_at=now + _retry_delay(code.checks + 1, exc.retry_after),
+            last_error_type=exc.error_type,
+            last_error_message=exc.message,
+        )
+        return AccessCode.objects.get(pk=code.pk)
+    with transaction.atomic():
+        code = AccessCode.objects.select_for_update().select_related("lock").get(pk=access_code_id)
+        if code.status != Status.WAITING:
+            return code
+        code.checks += 1
+        previous = code.seam_status
+        # Seam answered: an earlier transient error no longer describes the code; errors Seam
+        # reports on the code itself are stored again from its answer.
+        code.last_error_type = code.last_error_message = ""
+        _apply_seam_state(code, seam_code, timezone.now())
+        if previous != code.seam_status and code.status == Status.WAITING:
+            _event(code, Kind.STATUS, f"Seam status {code.seam_status}.")
+    return code
+
+
+def access_code_retry(*, access_code: AccessCode, user: AbstractBaseUser | None = None) -> AccessCode:
+    """Request a new code for a reservation whose code failed before Seam created one.
+
+    A failed code that Seam did create stays on the lock (Oracode codes cannot be deleted),
+    so it is not replaced silently. Raises ValueError when there is nothing to retry.
+    """
+    if access_code.status != Status.FAILED:
+        raise ValueError("Only a failed code can be retried.")
+    from codes.tasks import access_code_create_task
+
+    with transaction.atomic():
+        replaced = AccessCode.objects.filter(pk=access_code.pk, status=Status.FAILED, seam_access_code_id="").update(
+            status=Status.PENDING,
+            attempts=0,
+            next_check_at=None,
+            last_error_type="",
+            last_error_message="",
+            errors=[],
+        )
+        if not replaced:
+            raise ValueError("This code exists at Seam and cannot be replaced by a retry; create a new reservation.")
+        _event(access_code, Kind.RETRY, "Retry requested by staff.", user=user)
+        access_code_create_task.delay_on_commit(access_code.pk)
+    return AccessCode.objects.get(pk=access_code.pk)
+
+
+def access_codes_due(*, now: datetime, limit: int = 500) -> list[tuple[int, str]]:
+    """Claim the codes whose next step is due; returns (id, "create" | "refresh") pairs.
+
+    Each due code is claimed for a lease by a conditional UPDATE on the values just read, so
+    two sweepers (or one sweeping twice before the workers catch up) never queue it twice,
+    and a code whose task was lost is due again once the lease runs out. A waiting code is
+    claimed by moving ``next_check_at`` past the lease; create work by ``claim_expires_at`` on
+    the pending row, which the task's own claim ignores. A claim whose worker died is handed
+    back as pending, ``create_sent`` kept, so the next attempt looks the code up first.
+    """
+    not_queued = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
+    due_filter = (
+        Q(status=Status.WAITING, next_check_at__lte=now)
+        | (Q(status=Status.PENDING, next_check_at__lte=now) & not_queued)
+        # Its task was never queued (a crash between commit and on_commit) or was lost.
+        | (Q(status=Status.PENDING, next_check_at__isnull=True, created_at__lt=now - CLAIM_LEASE) & not_queued)
+        # A lease that ran out: its worker died somewhere in the call.
+        | Q(status=Status.CREATING, claim_expires_at__lt=now)
+    )
+    rows = AccessCode.objects.filter(due_filter).values_list("pk", "status", "next_check_at", "claim_expires_at")
+    work: list[tuple[int, str]] = []
+    for pk, status, next_check_at, claim_expires_at in rows[:limit]:
+        unchanged = AccessCode.objects.filter(
+            pk=pk, status=status, next_check_at=next_check_at, claim_expires_at=claim_expires_at
+        )
+        if status == Status.WAITING:
+            if unchanged.update(next_check_at=now + CLAIM_LEASE):
+                work.append((pk, "refresh"))
+        elif unchanged.update(status=Status.PENDING, claim_expires_at=now + CLAIM_LEASE):
+            work.append((pk, "create"))
+    return work
+
+
+def access_codes_escalate(*, now: datetime) -> list[AccessCode]:
+    """Warn the site's staff about codes still not set close to check-in; returns those escalated.
+
+    A warning when a code is still not set ``CODES_WARN_HOURS`` before it starts, urgent at
+    ``CODES_URGENT_HOURS``. Each level is sent once per code (conditional update).
+    """
+    warn_at = now + timedelta(hours=settings.CODES_WARN_HOURS)
+    urgent_at = now + timedelta(hours=settings.CODES_URGENT_HOURS)
+    not_set = Q(status__in=[Status.PENDING, Status.CREATING, Status.WAITING, Status.FAILED]) & Q(ends_at__gt=now)
+    escalated: list[AccessCode] = []
+    for level, deadline, below in (
+        (AccessCode.Escalation.URGENT, urgent_at, [AccessCode.Escalation.NONE, AccessCode.Escalation.WARNING]),
+        (AccessCode.Escalation.WARNING, warn_at, [AccessCode.Escalation.NONE]),
+    ):
+        candidates = AccessCode.objects.filter(not_set, starts_at__lte=deadline, escalation__in=below)
+        for code in candidates.select_related("reservation__site", "lock"):
+            # not_set again: a refresh may have set the code since it was selected.
+            if AccessCode.objects.filter(not_set, pk=code.pk, escalation__in=below).update(escalation=level):
+                code.escalation = level
+                _notify_staff(code, level)
+                escalated.append(code)
+    return escalated
+
+
+def _notify_staff(code: AccessCode, level: str) -> None:
+    site = code.reservation.site
+    recipients = list(site.staff.filter(is_active=True).exclude(email="").values_list("email", flat=True))
+    starts = _local(code.starts_at, code.timezone)
+    state = code.get_status_display().lower()
+    subject = f"[{'URGENT' if level == 'urgent' else 'Warning'}] Code for {code.reservation.guest_name} not set"
+    body = (
+        f"The door code for {code.reservation.guest_name} at {site.name}, {code.lock.name}, is still {state}.\n"
+        f"Check-in: {starts:%a %d %b %H:%M} ({code.timezone}, {starts.tzname()}).\n"
+    )
+    if code.last_error_type:
+        body += f"Last error from Seam: {code.last_error_type}: {code.last_error_message}\n"
+    body += "Open the dashboard to see the code's history and what to do; have a key ready for the guest.\n"
+    if not recipients:
+        logger.warning("No staff with an email address to warn about code %s at %s", code.pk, site.name)
+        _event(code, Kind.ESCALATED, f"{level}: no staff of {site.name} has an email address to notify.")
+        return
+    try:
+        send_mail(subject, body, None, recipients, fail_silently=False)
+    except OSError as exc:
+        # SMTP errors are OSErrors. The level stays recorded (each level is sent once), so the
+        # failure goes into the history where the dashboard shows it, and the sweep goes on.
+        logger.exception("Could not email staff about code %s", code.pk)
+        _event(code, Kind.ESCALATED, f"{level}: could not email staff: {exc}")
+        return
+    _event(code, Kind.ESCALATED, f"{level}: staff notified ({len(recipients)} recipient(s)).")
+
+
+def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
+    """Record a verified Seam webhook and queue a refresh of its code; False for a redelivery."""
+    from codes.tasks import access_code_refresh_task
+
+    event_type = str(payload.get("event_type") or "")
+    seam_code_id = str(payload.get("access_code_id") or "")
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.create(
+                svix_id=svix_id, event_type=event_type, seam_access_code_id=seam_code_id, payload=payload
+            )
+            if event_type in WEBHOOK_EVENT_TYPES and seam_code_id:
+                code = AccessCode.objects.filter(seam_access_code_id=seam_code_id).first()
+                if code is not None:
+                    _event(code, Kind.WEBHOOK, event_type)
+                    if code.status == Status.WAITING:
+                        # Seam's word is fetched fresh rather than trusted from the payload.
+                        AccessCode.objects.filter(pk=code.pk).update(next_check_at=timezone.now())
+                        access_code_refresh_task.delay_on_commit(code.pk)
+    except IntegrityError:
+        return False
+    return True
+
+
+def access_code_reveal(*, access_code: AccessCode, user: AbstractBaseUser) -> str:
+    """Return the PIN and record who revealed it, and when, in the code's history."""
+    _event(access_code, Kind.REVEALED, f"PIN revealed to {user.get_username()}.", user=user)
+    return access_code.code

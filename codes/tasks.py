@@ -1,0 +1,33 @@
+"""Celery tasks: thin wrappers that load ids and call services. Safe to deliver twice."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from codes import services
+from codes.emails import code_email_send_task  # noqa: F401 - registers the task with Celery
+
+
+@shared_task(acks_late=True)
+def access_code_create_task(access_code_id: int) -> str:
+    """Create the code at Seam unless done or held elsewhere; returns the status afterwards."""
+    return services.access_code_create(access_code_id=access_code_id).status
+
+
+@shared_task(acks_late=True)
+def access_code_refresh_task(access_code_id: int) -> str:
+    """Ask Seam where the code stands; returns the status afterwards."""
+    return services.access_code_refresh(access_code_id=access_code_id).status
+
+
+@shared_task
+def access_codes_sweep_task() -> int:
+    """Beat: queue every code whose next step is due and escalate late ones; returns the count queued."""
+    now = timezone.now()
+    work = services.access_codes_due(now=now)
+    for pk, kind in work:
+        if kind == "refresh":
+            access_code_refresh_task.delay(pk)
+        else:
+            access_code_create_task.delay(pk)
+    services.access_codes_escalate(now=now)
+    return len(work)
