@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
+WEB_PORT ?= 8000
 # Local runs use development settings; production sets DJANGO_DEBUG=0 and a secret key.
 export DJANGO_DEBUG ?= 1
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt build-constraints.txt
 
 run: install
 	$(PY) manage.py migrate --noinput
-	PORT=$(PORT) $(VENV)/bin/honcho -f Procfile.dev start
+	WEB_PORT=$(WEB_PORT) $(VENV)/bin/honcho -f Procfile.dev start
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -37,6 +37,9 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
+
+bench: install
+	$(PY) bench/run.py
 
 clean:
 	rm -rf var/celery var/cache var/mail var/celerybeat-schedule*

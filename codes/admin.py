@@ -1,15 +1,53 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from codes.models import AccessCode
+from codes.emails import code_email_request
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, WebhookDelivery
+from codes.services import access_code_retry
+
+
+class AccessCodeEventInline(admin.TabularInline[AccessCodeEvent, AccessCode]):
+    model = AccessCodeEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "kind", "message", "user"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: AccessCode | None = None) -> bool:
+        return False
+
+
+class CodeEmailInline(admin.TabularInline[CodeEmail, AccessCode]):
+    model = CodeEmail
+    extra = 0
+    can_delete = False
+    fields = ["requested_at", "to_address", "is_resend", "status", "sent_at", "error", "requested_by"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: AccessCode | None = None) -> bool:
+        return False
 
 
 @admin.register(AccessCode)
 class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
-    list_display = ["name", "reservation", "lock", "status", "seam_status", "starts_at", "ends_at", "last_error_type"]
-    list_filter = ["status", "max_time_rounding", "lock__site"]
+    list_display = [
+        "name",
+        "reservation",
+        "lock",
+        "status",
+        "seam_status",
+        "starts_at",
+        "ends_at",
+        "escalation",
+        "last_error_type",
+    ]
+    list_filter = ["status", "escalation", "max_time_rounding", "lock__site"]
     search_fields = ["name", "seam_access_code_id", "reservation__guest_name", "lock__name"]
     list_select_related = ["reservation", "lock"]
+    date_hierarchy = "starts_at"
+    inlines = [CodeEmailInline, AccessCodeEventInline]
+    actions = ["retry_failed", "resend_email"]
     # The PIN is left out on purpose: revealing it is an audited action on the dashboard.
     exclude = ["code"]
     readonly_fields = [
@@ -20,20 +58,106 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
         "user_level_id",
         "starts_at",
         "ends_at",
+        "timezone",
         "max_time_rounding",
         "status",
         "seam_access_code_id",
         "seam_status",
         "errors",
         "warnings",
+        "pending_mutations",
         "last_error_type",
         "last_error_message",
         "attempts",
+        "checks",
+        "create_sent",
+        "claim_expires_at",
         "next_check_at",
+        "set_at",
+        "escalation",
         "created_at",
         "updated_at",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Codes are only created through the reservation flow, which guards exactly-once.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AccessCode | None = None) -> bool:
+        # An Oracode code cannot be deleted at Seam; deleting the row would only hide it.
+        return False
+
+    @admin.action(description="Retry failed codes (those Seam never created)")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
+        retried, refused = 0, []
+        for code in queryset.filter(status=AccessCode.Status.FAILED):
+            try:
+                access_code_retry(access_code=code, user=request.user if request.user.is_authenticated else None)
+            except ValueError as exc:
+                refused.append(f"{code.name}: {exc}")
+            else:
+                retried += 1
+        self.message_user(request, f"{retried} code(s) queued again.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description="Resend the code email to the guest")
+    def resend_email(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
+        queued, refused = 0, []
+        user = request.user if request.user.is_authenticated else None
+        for code in queryset.select_related("reservation__site", "lock"):
+            try:
+                code_email_request(access_code=code, user=user, resend=True)
+            except ValueError as exc:
+                refused.append(f"{code.name}: {exc}")
+            else:
+                queued += 1
+        self.message_user(request, f"{queued} email(s) queued.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+
+@admin.register(CodeEmail)
+class CodeEmailAdmin(admin.ModelAdmin[CodeEmail]):
+    list_display = ["access_code", "to_address", "status", "is_resend", "requested_at", "sent_at", "requested_by"]
+    list_filter = ["status", "is_resend"]
+    search_fields = ["to_address", "access_code__name"]
+    list_select_related = ["access_code", "requested_by"]
+    readonly_fields = [f.name for f in CodeEmail._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AccessCodeEvent)
+class AccessCodeEventAdmin(admin.ModelAdmin[AccessCodeEvent]):
+    list_display = ["at", "access_code", "kind", "message", "user"]
+    list_filter = ["kind"]
+    search_fields = ["access_code__name", "message"]
+    list_select_related = ["access_code", "user"]
+    readonly_fields = ["at", "access_code", "kind", "message", "user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(SeamCreateCall)
+class SeamCreateCallAdmin(admin.ModelAdmin[SeamCreateCall]):
+    list_display = ["sent_at", "lock", "access_code"]
+    list_filter = ["lock"]
+    list_select_related = ["lock", "access_code"]
+    readonly_fields = ["sent_at", "lock", "access_code"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
+    list_display = ["received_at", "event_type", "seam_access_code_id", "svix_id"]
+    list_filter = ["event_type"]
+    search_fields = ["svix_id", "seam_access_code_id"]
+    readonly_fields = ["received_at", "event_type", "seam_access_code_id", "svix_id", "payload"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

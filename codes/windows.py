@@ -76,8 +76,12 @@ class Window:
         end = _format_local(self.ends_at, with_year=with_year)
         start_abbr, end_abbr = self.starts_at.tzname(), self.ends_at.tzname()
         abbr = start_abbr if start_abbr == end_abbr else f"{start_abbr} → {end_abbr}"
-        times = f"{_format_time(self.check_in_time)}–{_format_time(self.check_out_time)}"
-        return f"{self.slot_name} {times} · {start} → {end} ({self.timezone}, {abbr})"
+        check_in, check_out = _format_time(self.check_in_time), _format_time(self.check_out_time)
+        # Many levels are named after their times already ("Guest 15:00-11:00"): say them once.
+        name = self.slot_name
+        if check_in not in name or check_out not in name:
+            name = f"{name} {check_in}–{check_out}"
+        return f"{name} · {start} → {end} ({self.timezone}, {abbr})"
 
 
 def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime | None:

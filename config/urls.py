@@ -2,10 +2,20 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from codes import views as code_views
 from properties import views as property_views
 
 urlpatterns = [
     path("", property_views.home, name="home"),
+    path("reservations/new/", property_views.reservation_create, name="reservation_create"),
+    path("reservations/new/choices/", property_views.reservation_form_choices, name="reservation_form_choices"),
+    path("reservations/", property_views.reservation_list, name="reservation_list"),
+    path("doors/", property_views.door_list, name="door_list"),
+    path("codes/<int:pk>/", code_views.code_cell, name="code_cell"),
+    path("codes/<int:pk>/reveal/", code_views.code_reveal, name="code_reveal"),
+    path("codes/<int:pk>/email/", code_views.code_email, name="code_email"),
+    path("codes/<int:pk>/retry/", code_views.code_retry, name="code_retry"),
+    path("seam/webhook/", code_views.seam_webhook, name="seam_webhook"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

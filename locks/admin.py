@@ -1,31 +1,14 @@
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
 from locks.models import Lock
 from locks.seam import SeamError
 from locks.services import locks_sync
-from locks.timeslots import parse_slot_time, slot_prefix
-
-
-def _slot_kind(slot: dict[str, Any]) -> str:
-    if slot.get("is_master"):
-        return "master (not supported)"
-    if slot.get("is_one_shot"):
-        return "one-shot (not supported)"
-    if slot.get("is_biweekly_mode"):
-        return "biweekly (14 nights)"
-    if slot.get("is_24_hour"):
-        return "daily-bound"
-    return "hourly-bound"
-
-
-def _slot_time(value: object) -> str:
-    parsed = parse_slot_time(value)
-    return f"{parsed.wall_time:%H:%M} {parsed.zone}" if parsed else "—"
+from locks.timeslots import describe_slots
 
 
 @admin.register(Lock)
@@ -45,6 +28,19 @@ class LockAdmin(admin.ModelAdmin[Lock]):
     ]
     exclude = ["time_slots"]
     actions = ["sync_from_seam"]
+    # Adds a "Sync doors from Seam" button: the action alone needs a door selected first,
+    # which an empty install does not have.
+    change_list_template = "admin/locks/lock/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        sync = self.admin_site.admin_view(require_POST(self.sync_view))
+        return [path("sync/", sync, name="locks_lock_sync"), *super().get_urls()]
+
+    def sync_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_change_permission(request):
+            return HttpResponse("Not allowed.", status=403)
+        self._sync(request)
+        return HttpResponseRedirect(reverse("admin:locks_lock_changelist"))
 
     @admin.display(description="Slots")
     def slot_count(self, lock: Lock) -> int:
@@ -52,22 +48,13 @@ class LockAdmin(admin.ModelAdmin[Lock]):
 
     @admin.display(description="Time slots (user levels)")
     def time_slots_table(self, lock: Lock) -> str:
-        slots = [s for s in (lock.time_slots or []) if isinstance(s, dict)]
+        slots = describe_slots(lock.time_slots)
         if not slots:
             return "No time slots."
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    slot.get("name") or "(unnamed)",
-                    _slot_time(slot.get("check_in_time")),
-                    _slot_time(slot.get("check_out_time")),
-                    _slot_kind(slot),
-                    "—" if slot_prefix(slot) is None else slot_prefix(slot),
-                )
-                for slot in slots
-            ),
+            ((slot.name, slot.check_in, slot.check_out, slot.kind, slot.prefix) for slot in slots),
         )
         return format_html(
             "<table><thead><tr><th>Name</th><th>Check-in</th><th>Check-out</th><th>Kind</th><th>Prefix</th>"
@@ -77,6 +64,9 @@ class LockAdmin(admin.ModelAdmin[Lock]):
 
     @admin.action(description="Sync all doors from Seam")
     def sync_from_seam(self, request: HttpRequest, queryset: QuerySet[Lock]) -> None:
+        self._sync(request)
+
+    def _sync(self, request: HttpRequest) -> None:
         try:
             report = locks_sync()
         except SeamError as exc:

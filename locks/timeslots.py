@@ -63,3 +63,52 @@ def slot_timezones(time_slots: list[dict[str, Any]]) -> set[str]:
             if parsed is not None:
                 zones.add(parsed.zone)
     return zones
+
+
+@dataclass(frozen=True)
+class SlotDescription:
+    """A slot in words, for staff: the admin and the doors page show these, not raw JSON."""
+
+    name: str
+    check_in: str
+    check_out: str
+    kind: str
+    prefix: str
+    usable: bool
+
+
+def _slot_time_text(value: object) -> str:
+    parsed = parse_slot_time(value)
+    return f"{parsed.wall_time:%H:%M} {parsed.zone}" if parsed else "—"
+
+
+def describe_slot(slot: dict[str, Any]) -> SlotDescription:
+    usable = True
+    if slot.get("is_master"):
+        kind, usable = "master (not supported)", False
+    elif slot.get("is_one_shot"):
+        kind, usable = "one-shot (not supported)", False
+    elif slot.get("is_biweekly_mode"):
+        kind = "biweekly (14 nights only)"
+    elif slot.get("is_24_hour"):
+        kind = "daily-bound"
+    else:
+        kind = "hourly-bound"
+    check_in, check_out = _slot_time_text(slot.get("check_in_time")), _slot_time_text(slot.get("check_out_time"))
+    if "—" in (check_in, check_out):
+        usable = False
+    prefix = slot_prefix(slot)
+    return SlotDescription(
+        name=str(slot.get("name") or "(unnamed)"),
+        check_in=check_in,
+        check_out=check_out,
+        kind=kind,
+        prefix="—" if prefix is None else str(prefix),
+        usable=usable,
+    )
+
+
+def describe_slots(time_slots: object) -> list[SlotDescription]:
+    if not isinstance(time_slots, list):
+        return []
+    return [describe_slot(slot) for slot in time_slots if isinstance(slot, dict)]

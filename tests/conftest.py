@@ -2,7 +2,13 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.fake_seam"]
+pytest_plugins = [
+    "tests.fixtures.simulator",
+    "tests.fixtures.fake_seam",
+    "tests.fixtures.smtp",
+    "tests.fixtures.celery_worker",
+    "tests.fixtures.browser",
+]
 
 
 def services_required() -> bool:

@@ -1,0 +1,298 @@
+"""The guest's code email: the PIN, the stay's window in the lock's local time, how to use the
+keypad, and the window as a calendar event.
+
+Sent at most once per request, under at-least-once task delivery: the request records a
+``CodeEmail`` row (one in flight per code, by a partial unique constraint) and the task claims
+it with a conditional UPDATE ``queued`` → ``sending``; only the worker whose UPDATE changed the
+row sends. Every outcome is data on the row and in the code's history; a failure is never lost.
+
+The PIN appears in the email body only: not in the subject (it shows on lock screens), not in
+the calendar attachment (calendars are synced and shared widely), never in a log line.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from celery import shared_task
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail
+
+logger = logging.getLogger(__name__)
+
+Status = CodeEmail.Status
+IN_FLIGHT = [Status.QUEUED, Status.SENDING]
+
+# Without a timeout a stuck SMTP server would hold a worker (and the row, "sending") forever.
+SMTP_TIMEOUT_SECONDS = 30
+# Far longer than one send can take with that timeout: a row "sending" for longer than this
+# belongs to a worker that died mid-send.
+SENDING_LEASE = timedelta(minutes=15)
+# A row "queued" this long lost its task (broker flushed, worker never started): queue it again.
+QUEUED_GRACE = timedelta(minutes=5)
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _event(code: AccessCode, message: str, user: User | None = None) -> None:
+    AccessCodeEvent.objects.create(access_code=code, kind=AccessCodeEvent.Kind.EMAILED, message=message, user=user)
+
+
+def _refusal(code: AccessCode, now: datetime) -> str | None:
+    """Why this code cannot be emailed now, in words staff can act on; None when it can."""
+    if code.status != AccessCode.Status.SET:
+        return (
+            f"The code is not set on the lock system yet ({code.get_status_display().lower()}); "
+            "it can be emailed once Seam reports it set."
+        )
+    if not code.code:
+        return "The code is set but its PIN is not known yet; refresh the code from Seam, then email it."
+    if not code.reservation.guest_email:
+        return "The reservation has no guest email address; add one to the reservation, then email the code."
+    if code.ends_at <= now:
+        return "The stay has ended and the code no longer opens the door, so it was not emailed."
+    return None
+
+
+def code_emails_fail_stale(*, now: datetime, access_code: AccessCode | None = None) -> int:
+    """Fail the emails whose worker died mid-send; returns how many.
+
+    Whether the guest received such an email is unknown, so it is not sent again on its own:
+    the row says so and staff decide to resend. Safe to call from a periodic sweep.
+    """
+    stale = CodeEmail.objects.filter(status=Status.SENDING, claimed_at__lt=now - SENDING_LEASE)
+    if access_code is not None:
+        stale = stale.filter(access_code=access_code)
+    failed = 0
+    for email in stale.select_related("access_code"):
+        with transaction.atomic():
+            error = "The worker stopped while sending; the guest may not have received this email."
+            if CodeEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(status=Status.FAILED, error=error):
+                _event(email.access_code, f"Email to {email.to_address} failed: {error}")
+                failed += 1
+    return failed
+
+
+def code_email_request(*, access_code: AccessCode, user: User | None = None, resend: bool = False) -> CodeEmail:
+    """Record that the guest should get the code by email and queue the send after commit.
+
+    Returns the ``CodeEmail`` row. When an email for this code is already queued or sending,
+    returns that one (a double click queues one email). Without ``resend``, an email already
+    sent is returned as it is; with ``resend`` (staff asking on purpose) a new one is queued.
+
+    Raises ``ValueError`` with a message for staff when the code cannot be emailed: not set,
+    no PIN yet, no guest address, or the stay is over.
+    """
+    now = timezone.now()
+    code = AccessCode.objects.select_related("reservation").get(pk=access_code.pk)
+    refusal = _refusal(code, now)
+    if refusal:
+        raise ValueError(refusal)
+    code_emails_fail_stale(now=now, access_code=code)
+
+    in_flight = CodeEmail.objects.filter(access_code=code, status__in=IN_FLIGHT).first()
+    if in_flight is not None:
+        _requeue_if_lost(in_flight, now)
+        return in_flight
+    if not resend:
+        sent = CodeEmail.objects.filter(access_code=code, status=Status.SENT).first()
+        if sent is not None:
+            return sent
+
+    try:
+        with transaction.atomic():
+            email = CodeEmail.objects.create(
+                access_code=code,
+                to_address=code.reservation.guest_email,
+                requested_by=user,
+                is_resend=resend,
+            )
+            code_email_send_task.delay_on_commit(email.pk)
+    except IntegrityError:
+        # Another request queued one between our check and our insert: that one goes out
+        # (and may even have gone out already, so take the newest rather than insist on in-flight).
+        newest = CodeEmail.objects.filter(access_code=code).first()
+        assert newest is not None
+        return newest
+    return email
+
+
+def _requeue_if_lost(email: CodeEmail, now: datetime) -> None:
+    # Queueing the task again is harmless: only one worker can claim the row.
+    if email.status == Status.QUEUED and email.requested_at < now - QUEUED_GRACE:
+        logger.warning("Code email %s queued at %s was never sent; queueing it again", email.pk, email.requested_at)
+        code_email_send_task.delay_on_commit(email.pk)
+
+
+def code_email_send(*, code_email_id: int) -> CodeEmail:
+    """Send one queued code email; returns the row as it stands afterwards.
+
+    Sends nothing when the row is not ``queued`` (sent, failed, or another worker has it):
+    that is what makes a duplicate task delivery harmless. A failure of any kind marks the row
+    ``failed`` with the error and records it in the code's history; nothing is raised.
+    """
+    now = timezone.now()
+    claimed = CodeEmail.objects.filter(pk=code_email_id, status=Status.QUEUED).update(
+        status=Status.SENDING, claimed_at=now
+    )
+    email = CodeEmail.objects.select_related(
+        "access_code__reservation__site", "access_code__lock", "requested_by"
+    ).get(pk=code_email_id)
+    if not claimed:
+        return email
+    code = email.access_code
+
+    refusal = _refusal(code, now)
+    if refusal:
+        return _mark_failed(email, refusal)
+    try:
+        message = _build_message(code, to_address=email.to_address)
+        message.connection = get_connection(timeout=settings.EMAIL_TIMEOUT or SMTP_TIMEOUT_SECONDS)
+        message.send(fail_silently=False)
+    except Exception as exc:
+        # Any failure (SMTP, DNS, a template error) must end as data on the row, never as a
+        # row stuck in "sending". The traceback goes to the log; no message part is logged.
+        logger.exception("Could not send code email %s for code %s", email.pk, code.pk)
+        return _mark_failed(email, f"{type(exc).__name__}: {exc}")
+
+    with transaction.atomic():
+        # Unconditional: the email went out, even if a sweep gave up on this row meanwhile.
+        CodeEmail.objects.filter(pk=email.pk).update(status=Status.SENT, sent_at=timezone.now(), error="")
+        kind = "Resent" if email.is_resend else "Emailed"
+        _event(code, f"{kind} to {email.to_address}", user=email.requested_by)
+    logger.info("Sent code email %s for code %s", email.pk, code.pk)
+    email.refresh_from_db()
+    return email
+
+
+def _mark_failed(email: CodeEmail, error: str) -> CodeEmail:
+    with transaction.atomic():
+        CodeEmail.objects.filter(pk=email.pk).update(status=Status.FAILED, error=error)
+        _event(email.access_code, f"Email to {email.to_address} failed: {error}", user=email.requested_by)
+    email.refresh_from_db()
+    return email
+
+
+@shared_task(acks_late=True)
+def code_email_send_task(code_email_id: int) -> str:
+    """Send one queued code email unless it was sent or taken already; returns its status."""
+    return code_email_send(code_email_id=code_email_id).status
+
+
+def _format_local(instant: datetime, *, with_year: bool = False) -> str:
+    # Fixed English names: the email must not depend on the worker's locale.
+    year = f" {instant.year}" if with_year else ""
+    return f"{_WEEKDAYS[instant.weekday()]} {instant.day} {_MONTHS[instant.month - 1]}{year} {instant:%H:%M}"
+
+
+def _zone_abbreviation(instant: datetime) -> str:
+    """``PDT``; ``UTC+05:45`` for zones whose abbreviation is only an offset (``+0545``)."""
+    name = instant.tzname() or ""
+    if name[:1] in "+-":
+        offset = instant.utcoffset() or timedelta(0)
+        sign = "-" if offset < timedelta(0) else "+"
+        minutes = abs(int(offset.total_seconds())) // 60
+        return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return name
+
+
+def code_window_text(access_code: AccessCode) -> str:
+    """The window in the lock's local time with its zone, e.g.
+    ``Tue 10 Sep 15:00 → Sun 15 Sep 11:00 (America/Los_Angeles, PDT)``; across a daylight-saving
+    change both abbreviations (``PDT → PST``), since the clocks change during the stay.
+    """
+    zone = ZoneInfo(access_code.timezone)
+    start, end = access_code.starts_at.astimezone(zone), access_code.ends_at.astimezone(zone)
+    start_abbr, end_abbr = _zone_abbreviation(start), _zone_abbreviation(end)
+    abbr = start_abbr if start_abbr == end_abbr else f"{start_abbr} → {end_abbr}"
+    with_year = start.year != end.year
+    start_text, end_text = _format_local(start, with_year=with_year), _format_local(end, with_year=with_year)
+    return f"{start_text} → {end_text} ({access_code.timezone}, {abbr})"
+
+
+def _context(code: AccessCode) -> dict[str, Any]:
+    zone = ZoneInfo(code.timezone)
+    start, end = code.starts_at.astimezone(zone), code.ends_at.astimezone(zone)
+    with_year = start.year != end.year
+    return {
+        "guest_name": code.reservation.guest_name,
+        "site_name": code.reservation.site.name,
+        "door_name": code.lock.name,
+        "pin": code.code,
+        # Read digit by digit by screen readers, not as one large number.
+        "pin_spoken": " ".join(code.code),
+        "window": code_window_text(code),
+        "starts_local": _format_local(start, with_year=with_year),
+        "ends_local": _format_local(end, with_year=with_year),
+        "timezone": code.timezone,
+    }
+
+
+def _build_message(code: AccessCode, *, to_address: str) -> EmailMultiAlternatives:
+    context = _context(code)
+    subject = "".join(render_to_string("codes/email/code_email_subject.txt", context).splitlines()).strip()
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("codes/email/code_email.txt", context),
+        to=[to_address],
+    )
+    message.attach_alternative(render_to_string("codes/email/code_email.html", context), "text/html")
+    message.attach("stay.ics", build_code_calendar(code), "text/calendar")
+    return message
+
+
+def _uid_domain() -> str:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def build_code_calendar(access_code: AccessCode) -> bytes:
+    """The stay's window as an iCalendar event; returns the .ics bytes.
+
+    Times carry the lock's zone (``TZID``) with a matching ``VTIMEZONE``, so calendars show
+    check-in at the lock's wall-clock time wherever the guest is. The UID is stable per code,
+    so a resend updates the same event instead of adding another. The PIN is left out:
+    calendars are synced and shared far more widely than one email.
+    """
+    zone = ZoneInfo(access_code.timezone)
+    start, end = access_code.starts_at.astimezone(zone), access_code.ends_at.astimezone(zone)
+    reservation = access_code.reservation
+    place = f"{reservation.site.name}, {access_code.lock.name}"
+
+    event = Event()
+    event.add("uid", f"access-code-{access_code.pk}@{_uid_domain()}")
+    event.add("dtstamp", timezone.now())
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("summary", f"Stay at {place}")
+    event.add("location", place)
+    event.add(
+        "description",
+        "Your door code is in the email we sent you. It opens the door only between "
+        f"check-in ({_format_local(start)}) and check-out ({_format_local(end)}), "
+        f"{access_code.timezone} time.",
+    )
+    # A multi-day stay should not mark the guest busy for days.
+    event.add("transp", "TRANSPARENT")
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//Oracode codes//Guest door code//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(event)
+    # The VTIMEZONE must cover the event; a narrow range keeps it short (1970-2038 is ~5 kB).
+    calendar.add_missing_timezones(
+        first_date=(start - timedelta(days=7)).date(), last_date=(end + timedelta(days=7)).date()
+    )
+    ics: bytes = calendar.to_ical()
+    return ics

@@ -1,0 +1,79 @@
+"""Reads for the dashboard: every query is limited to the sites a person may see."""
+
+from datetime import date
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from codes.models import AccessCode, CodeEmail
+from locks.models import Lock
+from properties.models import Reservation
+from properties.selectors import sites_for_user
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def access_code_for_user(*, user: User, pk: int) -> AccessCode:
+    """One code, if it belongs to one of the person's sites; 404 otherwise."""
+    visible = AccessCode.objects.filter(reservation__site__in=sites_for_user(user=user))
+    return get_object_or_404(visible.select_related("reservation__site", "lock"), pk=pk)
+
+
+def reservations_for_user(
+    *,
+    user: User,
+    site_id: int | None = None,
+    arrival_from: date | None = None,
+    arrival_to: date | None = None,
+    state: str = "",
+    search: str = "",
+) -> QuerySet[Reservation]:
+    """Reservations on the person's sites with their codes prefetched (newest first), filtered."""
+    reservations = Reservation.objects.filter(site__in=sites_for_user(user=user))
+    if site_id:
+        reservations = reservations.filter(site_id=site_id)
+    if arrival_from:
+        reservations = reservations.filter(arrival__gte=arrival_from)
+    if arrival_to:
+        reservations = reservations.filter(arrival__lte=arrival_to)
+    if state == "none":
+        reservations = reservations.filter(access_codes__isnull=True)
+    elif state == "late":
+        reservations = reservations.filter(
+            access_codes__escalation__in=[AccessCode.Escalation.WARNING, AccessCode.Escalation.URGENT]
+        ).exclude(access_codes__status=AccessCode.Status.SET)
+    elif state:
+        reservations = reservations.filter(access_codes__status=state)
+    if search:
+        reservations = reservations.filter(Q(guest_name__icontains=search) | Q(guest_email__icontains=search))
+    return (
+        reservations.distinct()
+        .select_related("site", "lock")
+        .prefetch_related(
+            Prefetch(
+                "access_codes",
+                queryset=AccessCode.objects.order_by("-created_at").prefetch_related(
+                    Prefetch("emails", queryset=CodeEmail.objects.order_by("-requested_at"))
+                ),
+            )
+        )
+        .order_by("arrival", "guest_name", "pk")
+    )
+
+
+def locks_for_user(*, user: User) -> QuerySet[Lock]:
+    """Doors on the person's sites, with how many codes still use their capacity.
+
+    An Oracode code stays on the lock until it ends, whether or not the stay still stands.
+    """
+    now = timezone.now()
+    live = Q(access_codes__ends_at__gt=now) & ~Q(access_codes__seam_access_code_id="")
+    return (
+        Lock.objects.filter(site__in=sites_for_user(user=user))
+        .select_related("site")
+        .annotate(live_codes=Count("access_codes", filter=live))
+        .order_by("site__name", "name")
+    )

@@ -1,0 +1,32 @@
+from django import template
+
+from codes.emails import code_window_text
+from codes.messages import Advice
+from codes.messages import explain_error as _explain_error
+from codes.models import AccessCode
+
+register = template.Library()
+
+_BADGES = {
+    AccessCode.Status.PENDING: "text-bg-secondary",
+    AccessCode.Status.CREATING: "text-bg-info",
+    AccessCode.Status.WAITING: "text-bg-primary",
+    AccessCode.Status.SET: "text-bg-success",
+    AccessCode.Status.FAILED: "text-bg-danger",
+}
+
+
+@register.filter
+def status_badge(code: AccessCode) -> str:
+    return _BADGES.get(AccessCode.Status(code.status), "text-bg-secondary")
+
+
+@register.filter
+def window_display(code: AccessCode) -> str:
+    """The code's window in the lock's local time, with the zone and its abbreviation(s)."""
+    return code_window_text(code)
+
+
+@register.filter
+def explain_error(error_type: str) -> Advice:
+    return _explain_error(error_type)

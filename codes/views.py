@@ -1,0 +1,103 @@
+import json
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from codes import selectors, services
+from codes.models import AccessCode
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt
+@require_POST
+def seam_webhook(request: HttpRequest) -> HttpResponse:
+    """Seam's webhooks (delivered by Svix): verify the signature on the raw body, then record.
+
+    Bad or stale signatures get 401 and nothing is recorded; a redelivery (same svix-id) is
+    acknowledged without doing anything twice.
+    """
+    if not settings.SEAM_WEBHOOK_SECRET:
+        return HttpResponse("Webhooks are not configured (SEAM_WEBHOOK_SECRET).", status=503)
+    try:
+        webhook = Webhook(settings.SEAM_WEBHOOK_SECRET)
+    except ValueError:
+        # A secret that is not base64 after whsec_ is our misconfiguration, not a bad sender.
+        logger.error("SEAM_WEBHOOK_SECRET is not a valid Svix secret (whsec_ followed by base64)")
+        return HttpResponse("Webhooks are misconfigured (SEAM_WEBHOOK_SECRET).", status=503)
+    headers = {
+        "webhook-id": request.headers.get("svix-id", ""),
+        "webhook-timestamp": request.headers.get("svix-timestamp", ""),
+        "webhook-signature": request.headers.get("svix-signature", ""),
+    }
+    try:
+        payload = webhook.verify(request.body, headers)
+    except json.JSONDecodeError:
+        # verify() parses the body only after a signature matched: signed, but not JSON.
+        logger.warning("Refused a signed Seam webhook whose body is not JSON (svix-id %s)", headers["webhook-id"])
+        return HttpResponse("Expected a JSON object.", status=400)
+    except (WebhookVerificationError, ValueError) as exc:
+        # ValueError: malformed headers (a signature without "v1,", bad base64) or a non-UTF-8 body.
+        logger.warning("Refused a Seam webhook: %s", exc)
+        return HttpResponse("Invalid signature.", status=401)
+    if not isinstance(payload, dict):
+        return HttpResponse("Expected a JSON object.", status=400)
+    services.webhook_receive(svix_id=headers["webhook-id"], payload=payload)
+    return HttpResponse(status=204)
+
+
+# Staff actions on one code. Each checks that the code belongs to one of the person's sites
+# (404 otherwise) and answers with the code's cell, which htmx swaps in place.
+
+
+def _cell(request: HttpRequest, code: AccessCode, *, revealed: bool = False, notice: str = "") -> HttpResponse:
+    return render(request, "codes/_code_cell.html", {"code": code, "revealed": revealed, "notice": notice})
+
+
+@login_required
+@require_GET
+def code_cell(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx polling: the code's current state."""
+    return _cell(request, selectors.access_code_for_user(user=request.user, pk=pk))
+
+
+@login_required
+@require_POST
+def code_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the PIN once, and record who saw it and when."""
+    code = selectors.access_code_for_user(user=request.user, pk=pk)
+    if not code.code:
+        return _cell(request, code, notice="Seam has not given this code a PIN yet.")
+    services.access_code_reveal(access_code=code, user=request.user)
+    return _cell(request, code, revealed=True)
+
+
+@login_required
+@require_POST
+def code_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    code = selectors.access_code_for_user(user=request.user, pk=pk)
+    try:
+        code = services.access_code_retry(access_code=code, user=request.user)
+    except ValueError as exc:
+        return _cell(request, code, notice=str(exc))
+    return _cell(request, code, notice="Retrying: the code is being created again.")
+
+
+@login_required
+@require_POST
+def code_email(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue the guest email (or a resend, on purpose)."""
+    from codes.emails import code_email_request
+
+    code = selectors.access_code_for_user(user=request.user, pk=pk)
+    try:
+        email = code_email_request(access_code=code, user=request.user, resend=request.POST.get("resend") == "1")
+    except ValueError as exc:
+        return _cell(request, code, notice=str(exc))
+    return _cell(request, code, notice=f"Email to {email.to_address} queued.")
