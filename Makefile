@@ -35,6 +35,7 @@ migrations-check: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 

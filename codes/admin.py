@@ -11,8 +11,7 @@ class AccessCodeEventInline(admin.TabularInline[AccessCodeEvent, AccessCode]):
     model = AccessCodeEvent
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "message", "user"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "kind", "message", "user")
 
     def has_add_permission(self, request: HttpRequest, obj: AccessCode | None = None) -> bool:
         return False
@@ -22,8 +21,15 @@ class CodeEmailInline(admin.TabularInline[CodeEmail, AccessCode]):
     model = CodeEmail
     extra = 0
     can_delete = False
-    fields = ["requested_at", "to_address", "is_resend", "status", "sent_at", "error", "requested_by"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "requested_at",
+        "to_address",
+        "is_resend",
+        "status",
+        "sent_at",
+        "error",
+        "requested_by",
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: AccessCode | None = None) -> bool:
         return False

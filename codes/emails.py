@@ -26,6 +26,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event
 
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail
+from codes.windows import describe_window, format_local
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,6 @@ SMTP_TIMEOUT_SECONDS = 30
 SENDING_LEASE = timedelta(minutes=15)
 # A row "queued" this long lost its task (broker flushed, worker never started): queue it again.
 QUEUED_GRACE = timedelta(minutes=5)
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _event(code: AccessCode, message: str, user: User | None = None) -> None:
@@ -189,35 +187,9 @@ def code_email_send_task(code_email_id: int) -> str:
     return code_email_send(code_email_id=code_email_id).status
 
 
-def _format_local(instant: datetime, *, with_year: bool = False) -> str:
-    # Fixed English names: the email must not depend on the worker's locale.
-    year = f" {instant.year}" if with_year else ""
-    return f"{_WEEKDAYS[instant.weekday()]} {instant.day} {_MONTHS[instant.month - 1]}{year} {instant:%H:%M}"
-
-
-def _zone_abbreviation(instant: datetime) -> str:
-    """``PDT``; ``UTC+05:45`` for zones whose abbreviation is only an offset (``+0545``)."""
-    name = instant.tzname() or ""
-    if name[:1] in "+-":
-        offset = instant.utcoffset() or timedelta(0)
-        sign = "-" if offset < timedelta(0) else "+"
-        minutes = abs(int(offset.total_seconds())) // 60
-        return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-    return name
-
-
 def code_window_text(access_code: AccessCode) -> str:
-    """The window in the lock's local time with its zone, e.g.
-    ``Tue 10 Sep 15:00 → Sun 15 Sep 11:00 (America/Los_Angeles, PDT)``; across a daylight-saving
-    change both abbreviations (``PDT → PST``), since the clocks change during the stay.
-    """
-    zone = ZoneInfo(access_code.timezone)
-    start, end = access_code.starts_at.astimezone(zone), access_code.ends_at.astimezone(zone)
-    start_abbr, end_abbr = _zone_abbreviation(start), _zone_abbreviation(end)
-    abbr = start_abbr if start_abbr == end_abbr else f"{start_abbr} → {end_abbr}"
-    with_year = start.year != end.year
-    start_text, end_text = _format_local(start, with_year=with_year), _format_local(end, with_year=with_year)
-    return f"{start_text} → {end_text} ({access_code.timezone}, {abbr})"
+    """The code's window in the lock's local time with its zone (see ``describe_window``)."""
+    return describe_window(access_code.starts_at, access_code.ends_at, access_code.timezone)
 
 
 def _context(code: AccessCode) -> dict[str, Any]:
@@ -232,8 +204,8 @@ def _context(code: AccessCode) -> dict[str, Any]:
         # Read digit by digit by screen readers, not as one large number.
         "pin_spoken": " ".join(code.code),
         "window": code_window_text(code),
-        "starts_local": _format_local(start, with_year=with_year),
-        "ends_local": _format_local(end, with_year=with_year),
+        "starts_local": format_local(start, with_year=with_year),
+        "ends_local": format_local(end, with_year=with_year),
         "timezone": code.timezone,
     }
 
@@ -279,7 +251,7 @@ def build_code_calendar(access_code: AccessCode) -> bytes:
     event.add(
         "description",
         "Your door code is in the email we sent you. It opens the door only between "
-        f"check-in ({_format_local(start)}) and check-out ({_format_local(end)}), "
+        f"check-in ({format_local(start)}) and check-out ({format_local(end)}), "
         f"{access_code.timezone} time.",
     )
     # A multi-day stay should not mark the guest busy for days.

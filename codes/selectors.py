@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from codes.models import AccessCode, CodeEmail
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail
 from locks.models import Lock
 from properties.models import Reservation
 from properties.selectors import sites_for_user
@@ -20,6 +20,23 @@ def access_code_for_user(*, user: User, pk: int) -> AccessCode:
     """One code, if it belongs to one of the person's sites; 404 otherwise."""
     visible = AccessCode.objects.filter(reservation__site__in=sites_for_user(user=user))
     return get_object_or_404(visible.select_related("reservation__site", "lock"), pk=pk)
+
+
+def reservation_for_user(*, user: User, pk: int) -> Reservation:
+    """One reservation with its codes, their emails and history, if on the person's sites; 404 otherwise."""
+    visible = Reservation.objects.filter(site__in=sites_for_user(user=user)).select_related("site", "lock")
+    return get_object_or_404(
+        visible.prefetch_related(
+            Prefetch(
+                "access_codes",
+                queryset=AccessCode.objects.order_by("-created_at").prefetch_related(
+                    Prefetch("emails", queryset=CodeEmail.objects.order_by("-requested_at")),
+                    Prefetch("events", queryset=AccessCodeEvent.objects.select_related("user").order_by("-at", "-pk")),
+                ),
+            )
+        ),
+        pk=pk,
+    )
 
 
 def reservations_for_user(

@@ -24,8 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.mail import send_mail
+from django.contrib.auth.models import User
+from django.core.mail import send_mail as send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -63,7 +63,7 @@ WEBHOOK_EVENT_TYPES = {
 }
 
 
-def _event(code: AccessCode, kind: str, message: str = "", user: AbstractBaseUser | None = None) -> None:
+def _event(code: AccessCode, kind: str, message: str = "", user: User | None = None) -> None:
     AccessCodeEvent.objects.create(access_code=code, kind=kind, message=message, user=user)
 
 
@@ -352,7 +352,7 @@ def access_code_refresh(*, access_code_id: int, client: SeamClient | None = None
     return code
 
 
-def access_code_retry(*, access_code: AccessCode, user: AbstractBaseUser | None = None) -> AccessCode:
+def access_code_retry(*, access_code: AccessCode, user: User | None = None) -> AccessCode:
     """Request a new code for a reservation whose code failed before Seam created one.
 
     A failed code that Seam did create stays on the lock (Oracode codes cannot be deleted),
@@ -487,7 +487,7 @@ def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
     return True
 
 
-def access_code_reveal(*, access_code: AccessCode, user: AbstractBaseUser) -> str:
+def access_code_reveal(*, access_code: AccessCode, user: User) -> str:
     """Return the PIN and record who revealed it, and when, in the code's history."""
     _event(access_code, Kind.REVEALED, f"PIN revealed to {user.get_username()}.", user=user)
     return access_code.code

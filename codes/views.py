@@ -3,6 +3,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -56,6 +57,12 @@ def seam_webhook(request: HttpRequest) -> HttpResponse:
 # (404 otherwise) and answers with the code's cell, which htmx swaps in place.
 
 
+def _staff(request: HttpRequest) -> User:
+    # login_required ran first: the user is a signed-in account, never AnonymousUser.
+    assert isinstance(request.user, User)
+    return request.user
+
+
 def _cell(request: HttpRequest, code: AccessCode, *, revealed: bool = False, notice: str = "") -> HttpResponse:
     return render(request, "codes/_code_cell.html", {"code": code, "revealed": revealed, "notice": notice})
 
@@ -74,7 +81,7 @@ def code_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     code = selectors.access_code_for_user(user=request.user, pk=pk)
     if not code.code:
         return _cell(request, code, notice="Seam has not given this code a PIN yet.")
-    services.access_code_reveal(access_code=code, user=request.user)
+    services.access_code_reveal(access_code=code, user=_staff(request))
     return _cell(request, code, revealed=True)
 
 
@@ -83,7 +90,7 @@ def code_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 def code_retry(request: HttpRequest, pk: int) -> HttpResponse:
     code = selectors.access_code_for_user(user=request.user, pk=pk)
     try:
-        code = services.access_code_retry(access_code=code, user=request.user)
+        code = services.access_code_retry(access_code=code, user=_staff(request))
     except ValueError as exc:
         return _cell(request, code, notice=str(exc))
     return _cell(request, code, notice="Retrying: the code is being created again.")
@@ -97,7 +104,7 @@ def code_email(request: HttpRequest, pk: int) -> HttpResponse:
 
     code = selectors.access_code_for_user(user=request.user, pk=pk)
     try:
-        email = code_email_request(access_code=code, user=request.user, resend=request.POST.get("resend") == "1")
+        email = code_email_request(access_code=code, user=_staff(request), resend=request.POST.get("resend") == "1")
     except ValueError as exc:
         return _cell(request, code, notice=str(exc))
     return _cell(request, code, notice=f"Email to {email.to_address} queued.")

@@ -71,17 +71,12 @@ class Window:
     @property
     def label(self) -> str:
         """E.g. ``Guest 07:00–19:00 · Tue 10 Sep 07:00 → Sun 15 Sep 19:00 (America/Los_Angeles, PDT)``."""
-        with_year = self.starts_at.year != self.ends_at.year
-        start = _format_local(self.starts_at, with_year=with_year)
-        end = _format_local(self.ends_at, with_year=with_year)
-        start_abbr, end_abbr = self.starts_at.tzname(), self.ends_at.tzname()
-        abbr = start_abbr if start_abbr == end_abbr else f"{start_abbr} → {end_abbr}"
         check_in, check_out = _format_time(self.check_in_time), _format_time(self.check_out_time)
         # Many levels are named after their times already ("Guest 15:00-11:00"): say them once.
         name = self.slot_name
         if check_in not in name or check_out not in name:
             name = f"{name} {check_in}–{check_out}"
-        return f"{name} · {start} → {end} ({self.timezone}, {abbr})"
+        return f"{name} · {describe_window(self.starts_at, self.ends_at, self.timezone)}"
 
 
 def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime | None:
@@ -446,9 +441,36 @@ def _format_date(day: date, *, with_year: bool = True) -> str:
     return f"{text} {day.year}" if with_year else text
 
 
-def _format_local(instant: datetime, *, with_year: bool) -> str:
-    # Fixed English names: the label must not depend on the process locale.
+def format_local(instant: datetime, *, with_year: bool = False) -> str:
+    """``Tue 10 Sep 15:00`` as the instant's own clock shows it (fixed English names: the
+    text must not depend on the process locale)."""
     return f"{_format_date(instant.date(), with_year=with_year)} {_format_time(instant.time())}"
+
+
+def zone_abbreviation(instant: datetime) -> str:
+    """``PDT``; ``UTC+05:45`` for zones whose abbreviation is only an offset (``+0545``)."""
+    name = instant.tzname() or ""
+    if name[:1] in "+-":
+        offset = instant.utcoffset() or timedelta(0)
+        sign = "-" if offset < timedelta(0) else "+"
+        minutes = abs(int(offset.total_seconds())) // 60
+        return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return name
+
+
+def describe_window(starts_at: datetime, ends_at: datetime, zone_name: str) -> str:
+    """``Tue 10 Sep 15:00 → Sun 15 Sep 11:00 (America/Los_Angeles, PDT)`` in the lock's zone.
+
+    Across a daylight-saving change both abbreviations show (``PDT → PST``): the clocks change
+    during the stay. The year shows only when the stay crosses New Year.
+    """
+    zone = ZoneInfo(zone_name)
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    start_abbr, end_abbr = zone_abbreviation(start), zone_abbreviation(end)
+    abbr = start_abbr if start_abbr == end_abbr else f"{start_abbr} → {end_abbr}"
+    with_year = start.year != end.year
+    start_text, end_text = format_local(start, with_year=with_year), format_local(end, with_year=with_year)
+    return f"{start_text} → {end_text} ({zone_name}, {abbr})"
 
 
 def _format_duration(value: timedelta) -> str:

@@ -134,6 +134,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Redis (when REDIS_URL is set) backs Celery and the cache; otherwise a filesystem broker.
 REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object]
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Long waits live in the database (next_check_at), so no task ever waits this long;

@@ -10,6 +10,7 @@ urlpatterns = [
     path("reservations/new/", property_views.reservation_create, name="reservation_create"),
     path("reservations/new/choices/", property_views.reservation_form_choices, name="reservation_form_choices"),
     path("reservations/", property_views.reservation_list, name="reservation_list"),
+    path("reservations/<int:pk>/", property_views.reservation_detail, name="reservation_detail"),
     path("doors/", property_views.door_list, name="door_list"),
     path("codes/<int:pk>/", code_views.code_cell, name="code_cell"),
     path("codes/<int:pk>/reveal/", code_views.code_reveal, name="code_reveal"),

@@ -1,5 +1,5 @@
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from properties.models import Site
@@ -11,4 +11,5 @@ def sites_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:
         return Site.objects.none()
     if getattr(user, "is_superuser", False):
         return Site.objects.all()
+    assert isinstance(user, User)
     return Site.objects.filter(staff=user)

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from codes.selectors import locks_for_user, reservations_for_user
+from codes.selectors import locks_for_user, reservation_for_user, reservations_for_user
 from properties import services
 from properties.forms import ReservationFilterForm, ReservationForm
 from properties.selectors import sites_for_user
@@ -58,6 +58,13 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
     return render(
         request, "properties/reservation_list.html", {"form": form, "page": page, "query": query.urlencode()}
     )
+
+
+@login_required
+@require_GET
+def reservation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    reservation = reservation_for_user(user=request.user, pk=pk)
+    return render(request, "properties/reservation_detail.html", {"reservation": reservation})
 
 
 @login_required

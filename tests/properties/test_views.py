@@ -193,3 +193,18 @@ def test_the_list_needs_a_bounded_number_of_queries(client, django_assert_max_nu
         response = client.get(reverse("reservation_list"))
 
     assert response.status_code == 200
+
+
+def test_the_reservation_page_shows_the_codes_history_with_who_revealed_the_pin(client, two_sites):
+    ocean, _, ours, theirs = two_sites
+    staff = make_staff("demo", ocean)
+    client.force_login(staff)
+    client.post(reverse("code_reveal", args=[ours.pk]))
+
+    page = client.get(reverse("reservation_detail", args=[ours.reservation_id])).content.decode()
+    other = client.get(reverse("reservation_detail", args=[theirs.reservation_id]))
+
+    assert "PIN revealed" in page
+    assert "by demo" in page
+    assert "123456" not in page
+    assert other.status_code == 404
