@@ -133,7 +133,9 @@ class SeamCreateCall(models.Model):
 class WebhookDelivery(models.Model):
     """A verified Seam webhook, kept by its svix-id so a redelivery is recognised."""
 
-    svix_id = models.CharField(max_length=100, unique=True)
+    SVIX_ID_MAX_LENGTH = 100
+
+    svix_id = models.CharField(max_length=SVIX_ID_MAX_LENGTH, unique=True)
     event_type = models.CharField(max_length=100)
     seam_access_code_id = models.CharField(max_length=64, blank=True)
     payload = models.JSONField()

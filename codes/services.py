@@ -467,8 +467,9 @@ def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
     """Record a verified Seam webhook and queue a refresh of its code; False for a redelivery."""
     from codes.tasks import access_code_refresh_task
 
-    event_type = str(payload.get("event_type") or "")
-    seam_code_id = str(payload.get("access_code_id") or "")
+    event_type = str(payload.get("event_type") or "")[:100]
+    # Longer than any Seam id: it cannot match a code, and must not break the insert.
+    seam_code_id = str(payload.get("access_code_id") or "")[:64]
     try:
         with transaction.atomic():
             WebhookDelivery.objects.create(

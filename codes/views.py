@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from codes import selectors, services
-from codes.models import AccessCode
+from codes.models import AccessCode, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ def seam_webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Invalid signature.", status=401)
     if not isinstance(payload, dict):
         return HttpResponse("Expected a JSON object.", status=400)
+    if len(headers["webhook-id"]) > WebhookDelivery.SVIX_ID_MAX_LENGTH:
+        return HttpResponse("svix-id too long.", status=400)
     services.webhook_receive(svix_id=headers["webhook-id"], payload=payload)
     return HttpResponse(status=204)
 

@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -416,3 +416,22 @@ def test_the_simulator_delivers_a_signed_webhook_that_sets_the_code(
         "access_code.set_on_device",
     }
     assert code.events.filter(kind=Kind.WEBHOOK, message="access_code.set_on_device").exists()
+
+
+def test_an_overlong_svix_id_is_refused_cleanly(client, settings):
+    secret = "whsec_" + base64.b64encode(b"x" * 24).decode()
+    settings.SEAM_WEBHOOK_SECRET = secret
+    body = json.dumps({"event_type": "access_code.changed", "access_code_id": "a" * 500})
+    msg_id = "m" * 150
+    now = datetime.now(UTC)
+    signature = Webhook(secret).sign(msg_id=msg_id, timestamp=now, data=body)
+
+    response = client.post(
+        "/seam/webhook/",
+        data=body,
+        content_type="application/json",
+        headers={"svix-id": msg_id, "svix-timestamp": str(int(now.timestamp())), "svix-signature": signature},
+    )
+
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists()
