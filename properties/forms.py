@@ -68,11 +68,17 @@ class ReservationForm(forms.ModelForm[Reservation]):
 
     def _raw_value(self, name: str) -> Any:
         """The cleaned value of one field from the bound data, or None while it is not valid."""
-        if not self.is_bound:
-            return self.initial.get(name)
         field = self.fields[name]
+        if self.is_bound:
+            raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+        else:
+            # The htmx refresh passes what was typed so far as initial data: it should offer
+            # the windows without showing "required" errors on a form nobody has submitted.
+            raw = self.initial.get(name)
+            if isinstance(raw, Site | Lock | date):
+                return raw
         try:
-            return field.clean(field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name)))
+            return field.clean(raw)
         except ValidationError:
             return None
 

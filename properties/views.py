@@ -100,5 +100,5 @@ def reservation_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def reservation_form_choices(request: HttpRequest) -> HttpResponse:
     """htmx: the door and window fields again, for the site, door and dates chosen so far."""
-    form = ReservationForm(request.GET, user=request.user)
+    form = ReservationForm(initial=request.GET.dict(), user=request.user)
     return render(request, "properties/_reservation_choices.html", {"form": form})

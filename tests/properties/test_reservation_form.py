@@ -158,3 +158,17 @@ def test_the_htmx_endpoint_returns_the_windows_for_the_chosen_door(client, door)
     assert b'id="reservation-choices"' in response.content
     assert b"Guest 15:00-11:00" in response.content
     assert b"Daily 14:00" in response.content
+
+
+def test_the_htmx_refresh_shows_no_errors_on_a_form_nobody_submitted(client, door):
+    client.force_login(make_staff("demo", door.site))
+
+    response = client.get(
+        reverse("reservation_form_choices"),
+        {"site": door.site_id, "lock": door.pk, "arrival": "2031-03-03", "departure": "2031-03-06"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert b"Guest 15:00-11:00" in response.content
+    assert b"Pick the code window" not in response.content
+    assert b"is-invalid" not in response.content

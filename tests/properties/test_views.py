@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from codes.models import AccessCode, AccessCodeEvent
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail
 from tests.builders import make_lock, make_reservation, make_site, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -208,3 +208,18 @@ def test_the_reservation_page_shows_the_codes_history_with_who_revealed_the_pin(
     assert "by demo" in page
     assert "123456" not in page
     assert other.status_code == 404
+
+
+def test_the_cell_keeps_polling_while_an_email_is_on_its_way(client, two_sites):
+    ocean, _, ours, _ = two_sites
+    client.force_login(make_staff("demo", ocean))
+    email = CodeEmail.objects.create(access_code=ours, to_address="ana@example.com")
+
+    queued = client.get(reverse("code_cell", args=[ours.pk])).content
+    CodeEmail.objects.filter(pk=email.pk).update(status=CodeEmail.Status.SENT)
+    sent = client.get(reverse("code_cell", args=[ours.pk])).content
+
+    assert b'hx-trigger="every 3s"' in queued
+    assert b"Email queued" in queued
+    assert b"hx-trigger" not in sent
+    assert b"Email sent" in sent
