@@ -31,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000/", help="Where the app will be served.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            # The demo users have published passwords: never on a production install.
+            raise CommandError("demo_data only runs with DJANGO_DEBUG=1 (it creates users with known passwords).")
         self._sync_doors(wait=options["wait"])
         admin = self._user(*DEMO_ADMIN, superuser=True)
         staff = self._user(*DEMO_STAFF)
@@ -67,7 +70,7 @@ class Command(BaseCommand):
     def _user(self, username: str, password: str, *, superuser: bool = False) -> Any:
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(
-            username=username, defaults={"is_staff": True, "is_superuser": superuser}
+            username=username, defaults={"is_staff": superuser, "is_superuser": superuser}
         )
         if created:
             user.set_password(password)
