@@ -6,8 +6,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
+from codes.models import AccessCode
+from codes.windows import offer_windows
 from locks.models import Lock
 from properties.models import Reservation, Site
+from properties.services import reservation_create
 
 LA_SLOTS: list[dict[str, Any]] = [
     {
@@ -60,3 +63,21 @@ def make_staff(username: str, *sites: Site, superuser: bool = False) -> User:
         user.save()
     user.sites.set(sites)
     return user
+
+
+def book_stay(lock: Lock, *, arrival: date, nights: int = 3, slot_name: str = "Guest 15:00-11:00") -> AccessCode:
+    """Reserve ``lock`` through the real service with the offered window of ``slot_name``."""
+    departure = arrival + timedelta(days=nights)
+    window = next(
+        w for w in offer_windows(lock.time_slots, arrival=arrival, departure=departure) if w.slot_name == slot_name
+    )
+    _, code = reservation_create(
+        site=lock.site,
+        lock=lock,
+        guest_name="Ana Souza",
+        guest_email="ana@example.com",
+        arrival=arrival,
+        departure=departure,
+        window=window,
+    )
+    return code

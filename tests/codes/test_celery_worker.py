@@ -13,13 +13,12 @@ from django.utils import timezone
 
 from codes.models import AccessCode, AccessCodeEvent
 from codes.tasks import access_codes_sweep_task
-from codes.windows import offer_windows
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
 from locks.simulator import demo
 from locks.simulator.server import SimulatorServer
-from properties.services import reservation_create
+from tests.builders import book_stay
 from tests.fixtures.celery_worker import wait_for
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
@@ -35,22 +34,7 @@ def book(sim: SimulatorServer) -> AccessCode:
     locks_sync(client=SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=5.0))
     lock = Lock.objects.get(seam_device_id=ROOM_101)
     arrival = timezone.localdate() + timedelta(days=30)
-    departure = arrival + timedelta(days=3)
-    window = next(
-        w
-        for w in offer_windows(lock.time_slots, arrival=arrival, departure=departure)
-        if w.slot_name == "Guest 15:00-11:00"
-    )
-    _, code = reservation_create(
-        site=lock.site,
-        lock=lock,
-        guest_name="Ana Souza",
-        guest_email="ana@example.com",
-        arrival=arrival,
-        departure=departure,
-        window=window,
-    )
-    return code
+    return book_stay(lock, arrival=arrival, nights=3)
 
 
 def at_seam(sim: SimulatorServer, code: AccessCode) -> list[dict[str, object]]:

@@ -31,6 +31,7 @@ from locks.services import locks_sync
 from locks.simulator import demo
 from locks.simulator.server import SimulatorServer
 from properties.services import reservation_create
+from tests.builders import book_stay
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 Status = AccessCode.Status
@@ -105,21 +106,7 @@ def created_code(sim: SimulatorServer, *, arrival: date = date(2030, 7, 1), nigh
     client = client_for(sim)
     locks_sync(client=client)
     lock = Lock.objects.get(seam_device_id=ROOM_101)
-    departure = arrival + timedelta(days=nights)
-    window = next(
-        w
-        for w in offer_windows(lock.time_slots, arrival=arrival, departure=departure)
-        if w.slot_name == "Guest 15:00-11:00"
-    )
-    _, code = reservation_create(
-        site=lock.site,
-        lock=lock,
-        guest_name="Ana Souza",
-        guest_email="ana@example.com",
-        arrival=arrival,
-        departure=departure,
-        window=window,
-    )
+    code = book_stay(lock, arrival=arrival, nights=nights)
     code = access_code_create(access_code_id=code.pk, client=client)
     assert code.status == Status.WAITING
     return code
