@@ -148,6 +148,16 @@ def _claim(code_id: int, now: datetime) -> bool:
     return claimed == 1
 
 
+# The ledger only needs the last minute for the rate limit; a month stays for staff to read.
+CREATE_LEDGER_KEPT = timedelta(days=30)
+
+
+def seam_create_calls_prune(*, now: datetime) -> int:
+    """Delete create-ledger rows older than ``CREATE_LEDGER_KEPT``; returns how many."""
+    deleted, _ = SeamCreateCall.objects.filter(sent_at__lt=now - CREATE_LEDGER_KEPT).delete()
+    return deleted
+
+
 def _reserve_create_slot(code: AccessCode, now: datetime) -> timedelta | None:
     """Book one of the door's creates for this minute; returns how long to wait if none is free.
 

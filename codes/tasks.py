@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from codes import services
-from codes.emails import code_email_send_task  # noqa: F401 - registers the task with Celery
+from codes.emails import code_email_send_task, code_emails_fail_stale  # noqa: F401 - registers the task
 
 
 @shared_task(acks_late=True)
@@ -21,7 +21,8 @@ def access_code_refresh_task(access_code_id: int) -> str:
 
 @shared_task
 def access_codes_sweep_task() -> int:
-    """Beat: queue every code whose next step is due and escalate late ones; returns the count queued."""
+    """Beat: queue every code whose next step is due, escalate late ones, surface emails whose
+    worker died and trim the create ledger; returns the number of codes queued."""
     now = timezone.now()
     work = services.access_codes_due(now=now)
     for pk, kind in work:
@@ -30,4 +31,6 @@ def access_codes_sweep_task() -> int:
         else:
             access_code_create_task.delay(pk)
     services.access_codes_escalate(now=now)
+    code_emails_fail_stale(now=now)
+    services.seam_create_calls_prune(now=now)
     return len(work)

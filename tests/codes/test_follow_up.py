@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codes import services, tasks
-from codes.models import AccessCode, AccessCodeEvent
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall
 from codes.services import (
     CLAIM_LEASE,
     MAX_CHECK_INTERVAL,
@@ -393,3 +393,34 @@ def _retrying_code(sim: SimulatorServer) -> AccessCode:
     # The first code's refresh is out of the way for the rest of the test.
     AccessCode.objects.exclude(pk=code.pk).update(status=Status.SET, next_check_at=None)
     return code
+
+
+@pytest.mark.django_db
+def test_the_sweep_trims_the_create_ledger_but_keeps_the_last_month(clock, seam_simulator, queued):
+    code = created_code(seam_simulator)
+    ledger = SeamCreateCall.objects.filter(access_code=code)
+    assert ledger.count() == 1
+
+    clock.move_to(timezone.now() + timedelta(days=29))
+    tasks.access_codes_sweep_task()
+    kept = ledger.count()
+    clock.move_to(timezone.now() + timedelta(days=2))
+    tasks.access_codes_sweep_task()
+
+    assert kept == 1
+    assert ledger.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_sweep_shows_an_email_whose_worker_died_as_failed(clock, seam_simulator, queued):
+    code = created_code(seam_simulator)
+    email = CodeEmail.objects.create(
+        access_code=code, to_address="ana@example.com", status=CodeEmail.Status.SENDING, claimed_at=timezone.now()
+    )
+
+    clock.move_to(timezone.now() + timedelta(minutes=16))
+    tasks.access_codes_sweep_task()
+
+    email.refresh_from_db()
+    assert email.status == CodeEmail.Status.FAILED
+    assert "may not have received" in email.error
