@@ -48,6 +48,8 @@ CREATE_WINDOW = timedelta(seconds=61)
 # Longer than one create call can take (client timeout plus margin). A claim older than this
 # belongs to a worker that died.
 CLAIM_LEASE = timedelta(seconds=120)
+# Time a create call needs beyond the client timeout (connection set-up, writing the answer).
+CALL_MARGIN = timedelta(seconds=15)
 # Seam programs an offline code about an hour before it starts: check often from just before.
 SEAM_SETS_BEFORE_START = timedelta(minutes=65)
 MAX_CHECK_INTERVAL = timedelta(hours=6)
@@ -158,12 +160,18 @@ def seam_create_calls_prune(*, now: datetime) -> int:
     return deleted
 
 
+class _ClaimLost(Exception):
+    """Our lease ran out (a very slow worker) and another worker may own the code now."""
+
+
 def _reserve_create_slot(code: AccessCode, now: datetime) -> timedelta | None:
     """Book one of the door's creates for this minute; returns how long to wait if none is free.
 
     Shared by every worker through the database: the UPDATE on the lock row serialises
     concurrent bookings for one door (a row lock on PostgreSQL, the write lock on SQLite).
     On success ``create_sent`` is committed with the booking, before the call is made.
+    Raises ``_ClaimLost`` when this worker's lease is gone or too short for the call: a slow
+    worker must never create beside the one that took the code over.
     """
     with transaction.atomic():
         Lock.objects.filter(pk=code.lock_id).update(creates_paused_until=F("creates_paused_until"))
@@ -177,8 +185,18 @@ def _reserve_create_slot(code: AccessCode, now: datetime) -> timedelta | None:
         )
         if len(recent) >= CREATES_PER_WINDOW:
             return recent[-CREATES_PER_WINDOW] + CREATE_WINDOW - now
+        # The call must end inside our lease, or the sweeper could hand the code to another
+        # worker while our create is still on its way.
+        call_margin = timedelta(seconds=settings.SEAM_TIMEOUT_SECONDS) + CALL_MARGIN
+        still_ours = AccessCode.objects.filter(
+            pk=code.pk,
+            status=Status.CREATING,
+            claim_expires_at=code.claim_expires_at,
+            claim_expires_at__gt=now + call_margin,
+        ).update(create_sent=True)
+        if not still_ours:
+            raise _ClaimLost
         SeamCreateCall.objects.create(lock_id=code.lock_id, access_code=code, sent_at=now)
-        AccessCode.objects.filter(pk=code.pk).update(create_sent=True)
         _event(code, Kind.CREATE_SENT, f"Attempt {code.attempts}.")
     return None
 
@@ -283,10 +301,14 @@ def access_code_create(*, access_code_id: int, client: SeamClient | None = None)
     # The time the call goes out, not when the task started: a slow lookup (read retries) in
     # between would otherwise book the call early and let Seam count an eleventh in its minute.
     sent_at = timezone.now()
-    wait = _reserve_create_slot(code, sent_at)
+    try:
+        wait = _reserve_create_slot(code, sent_at)
+    except _ClaimLost:
+        logger.warning("Code %s: lease ran out before the create call; leaving it to the sweeper", code.pk)
+        return AccessCode.objects.get(pk=code.pk)
     if wait is not None:
         # The door's create budget for this minute is spent: hand the code back, due later.
-        AccessCode.objects.filter(pk=code.pk).update(
+        AccessCode.objects.filter(pk=code.pk, status=Status.CREATING, claim_expires_at=code.claim_expires_at).update(
             status=Status.PENDING, claim_expires_at=None, next_check_at=sent_at + wait, attempts=F("attempts") - 1
         )
         return AccessCode.objects.get(pk=code.pk)

@@ -483,3 +483,42 @@ def test_a_slow_lookup_before_a_create_does_not_let_an_eleventh_create_through_e
         assert not AccessCode.objects.filter(last_error_type="rate_limited").exists()
         for code in [first, *others]:
             assert_exactly_one_code(seam_simulator, code)
+
+
+class SlowLookupClient(RecordingClient):
+    """A worker so slow in its lookup that its lease runs out and the sweeper hands the code on."""
+
+    def __init__(self, *args: Any, clock: time_machine.Coordinates, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def list_access_codes(self, device_id: str) -> list[SeamAccessCode]:
+        found = super().list_access_codes(device_id)
+        self.clock.shift(services.CLAIM_LEASE + timedelta(seconds=1))
+        return found
+
+
+def test_a_worker_whose_lease_ran_out_does_not_create_beside_its_successor(clock, seam_simulator, doors):
+    code = book(doors[ROOM_101], "Ana Souza")
+    # An earlier attempt may have reached Seam, so this one starts with a lookup.
+    AccessCode.objects.filter(pk=code.pk).update(create_sent=True)
+    slow = SlowLookupClient(
+        api_key=SIMULATOR_API_KEY, endpoint=seam_simulator.url, timeout=1.0, sleep=lambda _: None, clock=clock
+    )
+
+    after = create(code, slow)
+
+    assert slow.calls == ["list"], "the slow worker must not call create once its lease is gone"
+    assert after.status == Status.CREATING
+    assert seam_simulator.create_calls.get(ROOM_101, 0) == 0
+    # The sweeper hands the code to a healthy worker, which creates it once.
+    healthy = RecordingClient(
+        api_key=SIMULATOR_API_KEY, endpoint=seam_simulator.url, timeout=1.0, sleep=lambda _: None
+    )
+    run_due(healthy)
+    clock.shift(timedelta(seconds=1))
+    run_due(healthy)
+    # The slow worker's lookup proved Seam had no code and it never sent one: no second lookup.
+    assert healthy.calls == ["create"]
+    assert seam_simulator.create_calls[ROOM_101] == 1
+    assert_exactly_one_code(seam_simulator, code)
