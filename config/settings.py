@@ -24,14 +24,15 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-
-# A development key is only ever used with DEBUG on; production must bring its own.
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+# Nothing set means a local development run on the embedded defaults. A deployment brings
+# its own secret key, and with it DEBUG is off unless it says otherwise.
+DEBUG = env.bool("DJANGO_DEBUG", default=not SECRET_KEY)
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is not set. Set it (50+ random characters) or set DJANGO_DEBUG=1 for local development."
+            "DJANGO_SECRET_KEY is not set. Set it (50+ random characters) for production, or leave "
+            "DJANGO_DEBUG unset (or 1) for local development."
         )
     SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 

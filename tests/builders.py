@@ -5,10 +5,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from codes.models import AccessCode
+from codes.services import access_code_create, access_code_refresh, access_codes_due
 from codes.windows import offer_windows
 from locks.models import Lock
+from locks.seam import SeamClient
 from properties.models import Reservation, Site
 from properties.services import reservation_create
 
@@ -81,3 +84,14 @@ def book_stay(lock: Lock, *, arrival: date, nights: int = 3, slot_name: str = "G
         window=window,
     )
     return code
+
+
+def run_due(client: SeamClient) -> list[tuple[int, str]]:
+    """One beat of the sweeper, its work run at once as the workers would; returns the work."""
+    work = access_codes_due(now=timezone.now())
+    for pk, kind in work:
+        if kind == "create":
+            access_code_create(access_code_id=pk, client=client)
+        else:
+            access_code_refresh(access_code_id=pk, client=client)
+    return work

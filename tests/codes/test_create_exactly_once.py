@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection, connections
-from django.utils import timezone
 
 from codes import services, tasks
 from codes.models import AccessCode, AccessCodeEvent, SeamCreateCall
-from codes.services import access_code_create, access_code_refresh, access_codes_due
+from codes.services import access_code_create
 from codes.windows import Window, offer_windows
 from locks.models import Lock
 from locks.seam import SeamAccessCode, SeamClient
@@ -27,7 +26,7 @@ from locks.services import locks_sync
 from locks.simulator import demo
 from locks.simulator.server import SimulatorServer
 from properties.services import reservation_create
-from tests.builders import make_lock, make_site
+from tests.builders import make_lock, make_site, run_due
 from tests.conftest import skip_or_fail
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
@@ -108,17 +107,6 @@ def book(
 
 def create(code: AccessCode, client: SeamClient) -> AccessCode:
     return access_code_create(access_code_id=code.pk, client=client)
-
-
-def run_due(client: SeamClient) -> list[tuple[int, str]]:
-    """One beat: the sweeper's work, run straight away as the workers would."""
-    work = access_codes_due(now=timezone.now())
-    for pk, kind in work:
-        if kind == "create":
-            access_code_create(access_code_id=pk, client=client)
-        else:
-            access_code_refresh(access_code_id=pk, client=client)
-    return work
 
 
 def due_at(code: AccessCode) -> datetime:

@@ -31,7 +31,7 @@ from locks.services import locks_sync
 from locks.simulator import demo
 from locks.simulator.server import SimulatorServer
 from properties.services import reservation_create
-from tests.builders import book_stay
+from tests.builders import book_stay, run_due
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 Status = AccessCode.Status
@@ -110,16 +110,6 @@ def created_code(sim: SimulatorServer, *, arrival: date = date(2030, 7, 1), nigh
     code = access_code_create(access_code_id=code.pk, client=client)
     assert code.status == Status.WAITING
     return code
-
-
-def run_due(client: SeamClient) -> list[tuple[int, str]]:
-    work = access_codes_due(now=timezone.now())
-    for pk, kind in work:
-        if kind == "create":
-            access_code_create(access_code_id=pk, client=client)
-        else:
-            access_code_refresh(access_code_id=pk, client=client)
-    return work
 
 
 @pytest.mark.django_db

@@ -44,7 +44,20 @@ def test_production_settings_pass_the_deploy_check_with_no_warnings():
 
 
 def test_development_settings_start_with_no_environment_at_all(tmp_path):
-    result = run_manage("check", DJANGO_DEBUG="1", VAR_DIR=str(tmp_path / "var"))
+    result = run_manage("check", VAR_DIR=str(tmp_path / "var"))
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "celery" / "queue").is_dir() or "REDIS_URL" in os.environ
+
+
+def test_a_secret_key_alone_means_production_settings():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_ALLOWED_HOSTS="codes.example.com",
+    )
+
+    assert result.returncode == 0, result.stderr + result.stdout
