@@ -1,4 +1,7 @@
+from collections.abc import Callable
+
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -95,30 +98,39 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
 
     @admin.action(description="Retry failed codes (those Seam never created)")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
-        retried, refused = 0, []
-        for code in queryset.filter(status=AccessCode.Status.FAILED):
-            try:
-                access_code_retry(access_code=code, user=request.user if request.user.is_authenticated else None)
-            except ValueError as exc:
-                refused.append(f"{code.name}: {exc}")
-            else:
-                retried += 1
-        self.message_user(request, f"{retried} code(s) queued again.", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.WARNING)
+        codes = queryset.filter(status=AccessCode.Status.FAILED)
+        self._each(
+            request, codes, "code(s) queued again", lambda code, user: access_code_retry(access_code=code, user=user)
+        )
 
     @admin.action(description="Resend the code email to the guest")
     def resend_email(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
-        queued, refused = 0, []
-        user = request.user if request.user.is_authenticated else None
-        for code in queryset.select_related("reservation__site", "lock"):
+        codes = queryset.select_related("reservation__site", "lock")
+        self._each(
+            request,
+            codes,
+            "email(s) queued",
+            lambda code, user: code_email_request(access_code=code, user=user, resend=True),
+        )
+
+    def _each(
+        self,
+        request: HttpRequest,
+        codes: QuerySet[AccessCode],
+        done: str,
+        action: Callable[[AccessCode, User | None], object],
+    ) -> None:
+        """Apply ``action`` to each code; a refusal (ValueError) is reported, not fatal."""
+        user = request.user if isinstance(request.user, User) else None
+        succeeded, refused = 0, []
+        for code in codes:
             try:
-                code_email_request(access_code=code, user=user, resend=True)
+                action(code, user)
             except ValueError as exc:
                 refused.append(f"{code.name}: {exc}")
             else:
-                queued += 1
-        self.message_user(request, f"{queued} email(s) queued.", messages.SUCCESS)
+                succeeded += 1
+        self.message_user(request, f"{succeeded} {done}.", messages.SUCCESS)
         for message in refused:
             self.message_user(request, message, messages.WARNING)
 

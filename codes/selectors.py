@@ -8,12 +8,21 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from codes.models import AccessCode, AccessCodeEvent, CodeEmail
+from codes.models import AccessCode, AccessCodeEvent
 from locks.models import Lock
 from properties.models import Reservation
 from properties.selectors import sites_for_user
 
 User = AbstractBaseUser | AnonymousUser
+
+
+def _codes_newest_first(*, with_history: bool = False) -> QuerySet[AccessCode]:
+    """Codes newest first, each with its emails (and its events, for the history page)."""
+    codes = AccessCode.objects.order_by("-created_at").prefetch_related("emails")
+    if with_history:
+        events = AccessCodeEvent.objects.select_related("user").order_by("-at", "-pk")
+        codes = codes.prefetch_related(Prefetch("events", queryset=events))
+    return codes
 
 
 def access_code_for_user(*, user: User, pk: int) -> AccessCode:
@@ -26,15 +35,7 @@ def reservation_for_user(*, user: User, pk: int) -> Reservation:
     """One reservation with its codes, their emails and history, if on the person's sites; 404 otherwise."""
     visible = Reservation.objects.filter(site__in=sites_for_user(user=user)).select_related("site", "lock")
     return get_object_or_404(
-        visible.prefetch_related(
-            Prefetch(
-                "access_codes",
-                queryset=AccessCode.objects.order_by("-created_at").prefetch_related(
-                    Prefetch("emails", queryset=CodeEmail.objects.order_by("-requested_at")),
-                    Prefetch("events", queryset=AccessCodeEvent.objects.select_related("user").order_by("-at", "-pk")),
-                ),
-            )
-        ),
+        visible.prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first(with_history=True))),
         pk=pk,
     )
 
@@ -69,14 +70,7 @@ def reservations_for_user(
     return (
         reservations.distinct()
         .select_related("site", "lock")
-        .prefetch_related(
-            Prefetch(
-                "access_codes",
-                queryset=AccessCode.objects.order_by("-created_at").prefetch_related(
-                    Prefetch("emails", queryset=CodeEmail.objects.order_by("-requested_at"))
-                ),
-            )
-        )
+        .prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first()))
         .order_by("arrival", "guest_name", "pk")
     )
 

@@ -202,8 +202,13 @@ def _reserve_create_slot(code: AccessCode, now: datetime) -> timedelta | None:
 
 
 def _apply_seam_state(code: AccessCode, seam_code: SeamAccessCode, now: datetime) -> None:
-    """Store what Seam says of the code; a ``set`` code with its PIN ends the follow-up."""
+    """Store what Seam says of the code; a ``set`` code with its PIN ends the follow-up.
+
+    Seam answered, so an earlier timeout or 5xx no longer describes the code (the events keep
+    it); errors Seam reports on the code itself are stored from this answer.
+    """
     was_set = code.status == Status.SET
+    code.last_error_type = code.last_error_message = ""
     code.seam_access_code_id = seam_code.access_code_id
     code.seam_status = seam_code.status
     code.errors = seam_code.errors
@@ -291,8 +296,6 @@ def access_code_create(*, access_code_id: int, client: SeamClient | None = None)
             return AccessCode.objects.get(pk=code.pk)
         if found is not None:
             _event(code, Kind.ADOPTED, f"Seam code {found.access_code_id}.")
-            # Seam answered: the timeout or 5xx that sent us looking is history (see the events).
-            code.last_error_type = code.last_error_message = ""
             _apply_seam_state(code, found, timezone.now())
             return code
         code.create_sent = False
@@ -337,7 +340,6 @@ def access_code_create(*, access_code_id: int, client: SeamClient | None = None)
         try:
             with transaction.atomic():
                 _event(code, Kind.CREATED, f"Seam code {seam_code.access_code_id}, status {seam_code.status}.")
-                code.last_error_type = code.last_error_message = ""
                 _apply_seam_state(code, seam_code, timezone.now())
         except IntegrityError:
             # The same Seam code is already stored on another row: never two rows for one code.
@@ -375,9 +377,6 @@ def access_code_refresh(*, access_code_id: int, client: SeamClient | None = None
             return code
         code.checks += 1
         previous = code.seam_status
-        # Seam answered: an earlier transient error no longer describes the code; errors Seam
-        # reports on the code itself are stored again from its answer.
-        code.last_error_type = code.last_error_message = ""
         _apply_seam_state(code, seam_code, timezone.now())
         if previous != code.seam_status and code.status == Status.WAITING:
             _event(code, Kind.STATUS, f"Seam status {code.seam_status}.")
@@ -512,8 +511,8 @@ def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
                 if code is not None:
                     _event(code, Kind.WEBHOOK, event_type)
                     if code.status == Status.WAITING:
-                        # Seam's word is fetched fresh rather than trusted from the payload.
-                        AccessCode.objects.filter(pk=code.pk).update(next_check_at=timezone.now())
+                        # Seam's word is fetched fresh rather than trusted from the payload. The
+                        # planned check stays as it is: the fallback should this task be lost.
                         access_code_refresh_task.delay_on_commit(code.pk)
     except IntegrityError:
         return False
