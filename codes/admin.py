@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from codes.changes import ledger_acknowledge
 from codes.emails import code_email_request
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, WebhookDelivery
 from codes.services import access_code_retry
@@ -50,13 +51,24 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
         "ends_at",
         "escalation",
         "last_error_type",
+        "superseded_at",
+        "ledger_reason",
+        "acknowledged_at",
     ]
-    list_filter = ["status", "escalation", "max_time_rounding", "lock__site"]
+    list_filter = [
+        "status",
+        "escalation",
+        "ledger_reason",
+        ("superseded_at", admin.EmptyFieldListFilter),
+        ("acknowledged_at", admin.EmptyFieldListFilter),
+        "max_time_rounding",
+        "lock__site",
+    ]
     search_fields = ["name", "seam_access_code_id", "reservation__guest_name", "lock__name"]
     list_select_related = ["reservation", "lock"]
     date_hierarchy = "starts_at"
     inlines = [CodeEmailInline, AccessCodeEventInline]
-    actions = ["retry_failed", "resend_email"]
+    actions = ["retry_failed", "resend_email", "acknowledge_ledger"]
     # The PIN is left out on purpose: revealing it is an audited action on the dashboard.
     exclude = ["code"]
     readonly_fields = [
@@ -84,6 +96,11 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
         "next_check_at",
         "set_at",
         "escalation",
+        "superseded_at",
+        "ledger_reason",
+        "ledger_at",
+        "acknowledged_at",
+        "acknowledged_by",
         "created_at",
         "updated_at",
     ]
@@ -111,6 +128,15 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
             codes,
             "email(s) queued",
             lambda code, user: code_email_request(access_code=code, user=user, resend=True),
+        )
+
+    @admin.action(description="Acknowledge ledger codes (live codes of cancelled or changed stays)")
+    def acknowledge_ledger(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
+        user = request.user
+        if not isinstance(user, User):
+            return
+        self._each(
+            request, queryset, "code(s) acknowledged", lambda code, _: ledger_acknowledge(access_code=code, user=user)
         )
 
     def _each(

@@ -59,6 +59,10 @@ def _refusal(code: AccessCode, now: datetime) -> str | None:
         return "The reservation has no guest email address; add one to the reservation, then email the code."
     if code.ends_at <= now:
         return "The stay has ended and the code no longer opens the door, so it was not emailed."
+    if code.reservation.cancelled_at is not None:
+        return "The reservation is cancelled, so its code was not emailed."
+    if code.superseded_at is not None:
+        return "A date change replaced this code; email the stay's current code instead."
     return None
 
 
@@ -192,11 +196,42 @@ def code_window_text(access_code: AccessCode) -> str:
     return describe_window(access_code.starts_at, access_code.ends_at, access_code.timezone)
 
 
+def _stay_codes(code: AccessCode) -> tuple[list[AccessCode], bool]:
+    """The stay's current codes, first first (``code`` among them), and whether a code the
+    guest may hold from before a date change still opens the door."""
+    siblings = list(
+        AccessCode.objects.filter(reservation_id=code.reservation_id).exclude(status=AccessCode.Status.CANCELLED)
+    )
+    current = sorted((c for c in siblings if c.is_current or c.pk == code.pk), key=lambda c: c.starts_at)
+    now = timezone.now()
+    earlier = any(
+        c.superseded_at is not None and c.status == AccessCode.Status.SET and c.ends_at > now for c in siblings
+    )
+    return current, earlier
+
+
+def _code_entry(number: int, code: AccessCode) -> dict[str, Any]:
+    zone = ZoneInfo(code.timezone)
+    start = code.starts_at.astimezone(zone)
+    has_pin = code.status == AccessCode.Status.SET and bool(code.code)
+    return {
+        "number": number,
+        "pin": code.code if has_pin else "",
+        "pin_spoken": " ".join(code.code) if has_pin else "",
+        "window": code_window_text(code),
+        "follows": f"before {format_local(start)}",
+    }
+
+
 def _context(code: AccessCode) -> dict[str, Any]:
     zone = ZoneInfo(code.timezone)
     start, end = code.starts_at.astimezone(zone), code.ends_at.astimezone(zone)
     with_year = start.year != end.year
+    stay_codes, earlier = _stay_codes(code)
     return {
+        # A chain or a continuation: every code with its window, so the guest knows which works when.
+        "codes": [_code_entry(i, c) for i, c in enumerate(stay_codes, 1)] if len(stay_codes) > 1 else [],
+        "earlier_codes": earlier,
         "guest_name": code.reservation.guest_name,
         "site_name": code.reservation.site.name,
         "door_name": code.lock.name,
@@ -219,7 +254,9 @@ def _build_message(code: AccessCode, *, to_address: str) -> EmailMultiAlternativ
         to=[to_address],
     )
     message.attach_alternative(render_to_string("codes/email/code_email.html", context), "text/html")
-    message.attach("stay.ics", build_code_calendar(code), "text/calendar")
+    stay_codes, _ = _stay_codes(code)
+    span = (min(c.starts_at for c in stay_codes), max(c.ends_at for c in stay_codes))
+    message.attach("stay.ics", build_code_calendar(code, span=span), "text/calendar")
     return message
 
 
@@ -228,16 +265,18 @@ def _uid_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def build_code_calendar(access_code: AccessCode) -> bytes:
+def build_code_calendar(access_code: AccessCode, *, span: tuple[datetime, datetime] | None = None) -> bytes:
     """The stay's window as an iCalendar event; returns the .ics bytes.
 
     Times carry the lock's zone (``TZID``) with a matching ``VTIMEZONE``, so calendars show
     check-in at the lock's wall-clock time wherever the guest is. The UID is stable per code,
-    so a resend updates the same event instead of adding another. The PIN is left out:
+    so a resend updates the same event instead of adding another; ``span`` widens the event to
+    the whole stay when it takes several codes. The PIN is left out:
     calendars are synced and shared far more widely than one email.
     """
     zone = ZoneInfo(access_code.timezone)
-    start, end = access_code.starts_at.astimezone(zone), access_code.ends_at.astimezone(zone)
+    starts_at, ends_at = span or (access_code.starts_at, access_code.ends_at)
+    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
     reservation = access_code.reservation
     place = f"{reservation.site.name}, {access_code.lock.name}"
 

@@ -38,6 +38,10 @@ _ADVICE: dict[str, Advice] = {
         "The lock has no room for more codes (Oracode codes stay on the lock until they end).",
         "Contact dormakaba support to free capacity, or book the stay on another door.",
     ),
+    "time_zone_mismatch": Advice(
+        "Not sent to Seam: this door's time zones disagree, so the code could be off by hours.",
+        "Have the time zone corrected (see the message below), sync the doors, then retry the code.",
+    ),
     "rate_limited": Advice(
         "Seam asked us to slow down (too many codes for this door in a minute).",
         "Nothing to do: the code is retried automatically.",

@@ -17,6 +17,16 @@ class AccessCode(models.Model):
         WAITING = "waiting", "Waiting for the lock system"
         SET = "set", "Set"
         FAILED = "failed", "Failed"
+        # Withdrawn before any create call was sent: Seam never held it.
+        CANCELLED = "cancelled", "Cancelled before creation"
+
+    class LedgerReason(models.TextChoices):
+        """Why a live code opens the door on days nobody has booked."""
+
+        NONE = "", "None"
+        CANCELLED = "cancelled", "Stay cancelled"
+        SHORTENED = "shortened", "Stay shortened"
+        MOVED = "moved", "Stay moved"
 
     class Escalation(models.TextChoices):
         NONE = "", "None"
@@ -57,6 +67,18 @@ class AccessCode(models.Model):
     set_at = models.DateTimeField(null=True, blank=True)
     escalation = models.CharField(max_length=8, choices=Escalation.choices, blank=True)
 
+    # A date change replaced this code; it stays live at Seam until it ends (Oracode codes
+    # cannot be deleted), but the guest's current codes are the others.
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # Set when the code opens the door on days the reservation no longer books (a cancelled,
+    # shortened or moved stay): it is listed in the door's ledger of live codes.
+    ledger_reason = models.CharField(max_length=16, choices=LedgerReason.choices, blank=True)
+    ledger_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,19 +91,32 @@ class AccessCode(models.Model):
                 condition=~Q(seam_access_code_id=""),
                 name="access_code_unique_seam_id",
             ),
-            # One live code per reservation; a failed one may be replaced.
-            models.UniqueConstraint(
-                fields=["reservation"],
-                condition=~Q(status="failed"),
-                name="access_code_one_live_per_reservation",
-            ),
         ]
         indexes = [
             models.Index(fields=["next_check_at"], condition=Q(next_check_at__isnull=False), name="access_code_due"),
+            models.Index(fields=["lock", "ends_at"], name="access_code_lock_ends"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def may_exist_at_seam(self) -> bool:
+        """False only when Seam certainly never held this code: it cannot use the door's capacity."""
+        if self.status == self.Status.CANCELLED:
+            return False
+        return not (self.status == self.Status.FAILED and not self.seam_access_code_id and not self.create_sent)
+
+    @property
+    def is_current(self) -> bool:
+        """One of the codes the guest should use: not replaced, withdrawn or failed."""
+        return self.superseded_at is None and self.status not in (self.Status.CANCELLED, self.Status.FAILED)
+
+
+# Codes that may hold a place on the lock: every code that Seam holds or may hold.
+MAY_EXIST_AT_SEAM = ~Q(status=AccessCode.Status.CANCELLED) & ~Q(
+    status=AccessCode.Status.FAILED, seam_access_code_id="", create_sent=False
+)
 
 
 class AccessCodeEvent(models.Model):
@@ -100,6 +135,10 @@ class AccessCodeEvent(models.Model):
         WEBHOOK = "webhook", "Webhook from Seam"
         REVEALED = "revealed", "PIN revealed"
         EMAILED = "emailed", "Emailed to guest"
+        SUPERSEDED = "superseded", "Superseded by a date change"
+        CANCELLED = "cancelled", "Cancelled"
+        LEDGER = "ledger", "Listed in the ledger of live codes"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged by staff"
 
     access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(auto_now_add=True)

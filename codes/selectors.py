@@ -4,10 +4,10 @@ from datetime import date
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
+from codes.changes import with_live_code_counts
 from codes.models import AccessCode, AccessCodeEvent
 from locks.models import Lock
 from properties.models import Reservation
@@ -76,15 +76,10 @@ def reservations_for_user(
 
 
 def locks_for_user(*, user: User) -> QuerySet[Lock]:
-    """Doors on the person's sites, with how many codes still use their capacity.
+    """Doors on the person's sites, each with ``live_codes``: how many codes hold a place on it.
 
     An Oracode code stays on the lock until it ends, whether or not the stay still stands.
     """
-    now = timezone.now()
-    live = Q(access_codes__ends_at__gt=now) & ~Q(access_codes__seam_access_code_id="")
-    return (
-        Lock.objects.filter(site__in=sites_for_user(user=user))
-        .select_related("site")
-        .annotate(live_codes=Count("access_codes", filter=live))
-        .order_by("site__name", "name")
+    return with_live_code_counts(
+        Lock.objects.filter(site__in=sites_for_user(user=user)).select_related("site").order_by("site__name", "name")
     )

@@ -249,6 +249,36 @@ def _find_at_seam(client: SeamClient, code: AccessCode) -> SeamAccessCode | None
     return matches[0] if matches else None
 
 
+def _withdraw_if_unwanted(code: AccessCode) -> bool:
+    """Stop a create that should not happen; True when it was stopped.
+
+    A stay cancelled or a code superseded since it was requested: the code is withdrawn. A door
+    whose time zones disagree: the code fails with ``time_zone_mismatch`` and our explanation,
+    since every window computed for it could be off by hours; staff retry once it is fixed.
+    """
+    reservation = code.reservation
+    if reservation.cancelled_at is not None or code.superseded_at is not None:
+        why = "the stay was cancelled" if reservation.cancelled_at is not None else "a date change replaced it"
+        AccessCode.objects.filter(pk=code.pk).update(
+            status=Status.CANCELLED, claim_expires_at=None, next_check_at=None, create_sent=False
+        )
+        _event(code, Kind.CANCELLED, f"Not created: {why} before it was sent to Seam.")
+        return True
+    problem = code.lock.timezone_problem
+    if problem:
+        AccessCode.objects.filter(pk=code.pk).update(
+            status=Status.FAILED,
+            claim_expires_at=None,
+            next_check_at=None,
+            create_sent=False,
+            last_error_type="time_zone_mismatch",
+            last_error_message=f"Not sent to Seam. {problem}",
+        )
+        _event(code, Kind.FAILED, f"Not sent to Seam: the door's time zones disagree. {problem}")
+        return True
+    return False
+
+
 def _fail(code: AccessCode, exc: SeamError) -> None:
     AccessCode.objects.filter(pk=code.pk).update(
         status=Status.FAILED,
@@ -284,7 +314,7 @@ def access_code_create(*, access_code_id: int, client: SeamClient | None = None)
     now = timezone.now()
     if not _claim(access_code_id, now):
         return AccessCode.objects.get(pk=access_code_id)
-    code = AccessCode.objects.select_related("lock").get(pk=access_code_id)
+    code = AccessCode.objects.select_related("lock__site", "reservation").get(pk=access_code_id)
     client = client or seam_client_from_settings()
 
     if code.create_sent:
@@ -300,6 +330,10 @@ def access_code_create(*, access_code_id: int, client: SeamClient | None = None)
             return code
         code.create_sent = False
         AccessCode.objects.filter(pk=code.pk).update(create_sent=False)
+
+    # Seam holds no code of ours for this row now: the last chance not to make one.
+    if _withdraw_if_unwanted(code):
+        return AccessCode.objects.get(pk=code.pk)
 
     # The time the call goes out, not when the task started: a slow lookup (read retries) in
     # between would otherwise book the call early and let Seam count an eleventh in its minute.
@@ -391,6 +425,8 @@ def access_code_retry(*, access_code: AccessCode, user: User | None = None) -> A
     """
     if access_code.status != Status.FAILED:
         raise ValueError("Only a failed code can be retried.")
+    if access_code.superseded_at is not None or access_code.reservation.cancelled_at is not None:
+        raise ValueError("This code's stay was cancelled or its dates changed: it is not needed any more.")
     from codes.tasks import access_code_create_task
 
     with transaction.atomic():
@@ -450,7 +486,12 @@ def access_codes_escalate(*, now: datetime) -> list[AccessCode]:
     """
     warn_at = now + timedelta(hours=settings.CODES_WARN_HOURS)
     urgent_at = now + timedelta(hours=settings.CODES_URGENT_HOURS)
-    not_set = Q(status__in=[Status.PENDING, Status.CREATING, Status.WAITING, Status.FAILED]) & Q(ends_at__gt=now)
+    # A cancelled stay or a superseded code has no guest waiting for it: nothing to warn about.
+    not_set = (
+        Q(status__in=[Status.PENDING, Status.CREATING, Status.WAITING, Status.FAILED])
+        & Q(ends_at__gt=now)
+        & Q(superseded_at__isnull=True, reservation__cancelled_at__isnull=True)
+    )
     escalated: list[AccessCode] = []
     for level, deadline, below in (
         (AccessCode.Escalation.URGENT, urgent_at, [AccessCode.Escalation.NONE, AccessCode.Escalation.WARNING]),

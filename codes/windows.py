@@ -113,6 +113,12 @@ def offer_windows(
     return _unique_sorted([v for v in verdicts if isinstance(v, Window)])
 
 
+def window_for_slot(slot: object, *, arrival: date, departure: date, now: datetime | None = None) -> Window | None:
+    """The window one level gives on these dates, or None when it gives none (any reason)."""
+    verdict = _judge(slot, arrival=arrival, departure=departure, now_utc=_now_utc(now))
+    return verdict if isinstance(verdict, Window) else None
+
+
 def find_window(
     time_slots: Iterable[object] | None,
     *,
@@ -157,8 +163,8 @@ def explain_no_windows(
 
     if nights > MAX_CODE_DURATION.days:
         messages.append(
-            f"This stay is {nights} nights, but an Oracode code can last at most 31 days: "
-            "split it into stays of 31 days or fewer."
+            f"This stay is {nights} nights, longer than one Oracode code can last (31 days), so it needs a "
+            "chain of codes, and no level of this door can make one for these dates."
         )
     messages.extend(_timezone_messages(time_slots, lock_timezone))
 
@@ -423,7 +429,7 @@ def _refusal_message(refusal: _Refusal, nights: int) -> str | None:
         )
         return (
             f"With level {name} this stay would last {_format_duration(elapsed)}{because}, over the "
-            "31-day limit of an Oracode code: split it into stays of 31 days or fewer."
+            "31-day limit of one Oracode code."
         )
     return None
 

@@ -5,6 +5,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from codes.changes import with_live_code_counts
 from locks.models import Lock
 from locks.seam import SeamError
 from locks.services import locks_sync
@@ -13,7 +14,17 @@ from locks.timeslots import describe_slots
 
 @admin.register(Lock)
 class LockAdmin(admin.ModelAdmin[Lock]):
-    list_display = ["name", "site", "timezone", "slot_count", "can_program_offline_access_codes", "last_synced_at"]
+    list_display = [
+        "name",
+        "site",
+        "timezone",
+        "slot_count",
+        "can_program_offline_access_codes",
+        "live_code_count",
+        "code_capacity",
+        "timezone_ok",
+        "last_synced_at",
+    ]
     list_filter = ["site", "can_program_offline_access_codes", "timezone"]
     search_fields = ["name", "seam_device_id", "site__name"]
     list_select_related = ["site"]
@@ -21,6 +32,8 @@ class LockAdmin(admin.ModelAdmin[Lock]):
         "seam_device_id",
         "timezone",
         "time_slots_table",
+        "timezone_check",
+        "live_code_count",
         "can_program_offline_access_codes",
         "warnings",
         "last_synced_at",
@@ -41,6 +54,21 @@ class LockAdmin(admin.ModelAdmin[Lock]):
             return HttpResponse("Not allowed.", status=403)
         self._sync(request)
         return HttpResponseRedirect(reverse("admin:locks_lock_changelist"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lock]:
+        return with_live_code_counts(super().get_queryset(request))
+
+    @admin.display(description="Live codes", ordering="live_codes")
+    def live_code_count(self, lock: Lock) -> int:
+        return int(getattr(lock, "live_codes", 0))
+
+    @admin.display(description="Time zones agree", boolean=True)
+    def timezone_ok(self, lock: Lock) -> bool:
+        return not lock.timezone_problem
+
+    @admin.display(description="Time-zone check")
+    def timezone_check(self, lock: Lock) -> str:
+        return lock.timezone_problem or "The site, the lock and its time slots agree."
 
     @admin.display(description="Slots")
     def slot_count(self, lock: Lock) -> int:

@@ -22,6 +22,11 @@ class Lock(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # Seam answered a create with 429: no create is sent to this door before then.
     creates_paused_until = models.DateTimeField(null=True, blank=True)
+    code_capacity = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most codes this door can hold at once, if you know it. Every code made counts until it ends.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -41,3 +46,42 @@ class Lock(models.Model):
         """True when a slot time names a zone other than the lock's iana_timezone."""
         zones = self.slot_timezones
         return bool(zones) and (len(zones) > 1 or (bool(self.timezone) and zones != {self.timezone}))
+
+    @property
+    def seam_warning_codes(self) -> set[str]:
+        warnings: list[Any] = self.warnings if isinstance(self.warnings, list) else []
+        return {str(w.get("warning_code")) for w in warnings if isinstance(w, dict) and w.get("warning_code")}
+
+    @property
+    def timezone_problem(self) -> str:
+        """Why codes must not be made for this door because its time zones disagree; "" when they agree.
+
+        The site's zone (ours), the lock's ``iana_timezone`` and the zones of its slot times
+        must all be one zone: a code window is computed in the slots' zone, shown to staff in
+        the site's, and kept by the lock in its own, so any difference shifts codes by hours.
+        """
+        slot_zones = sorted(self.slot_timezones)
+        site_zone = self.site.timezone
+        if len(slot_zones) > 1:
+            return (
+                f"Its time slots name several time zones ({', '.join(slot_zones)}). Have the dormakaba site's "
+                "time zone corrected, then sync the doors again."
+            )
+        if self.timezone and slot_zones and slot_zones != [self.timezone]:
+            return (
+                f"The lock's time zone ({self.timezone}) differs from its time slots' ({slot_zones[0]}). Have the "
+                "dormakaba site's time zone corrected in Seam, then sync the doors again."
+            )
+        door_zone = self.timezone or (slot_zones[0] if slot_zones else "")
+        if door_zone and door_zone != site_zone:
+            return (
+                f"The door keeps {door_zone} time but the site {self.site.name} is set to {site_zone} here. "
+                "Correct the site's time zone (or the dormakaba site's), then sync the doors again."
+            )
+        flagged = sorted(self.seam_warning_codes & {"time_zone_mismatch", "time_zone_unknown"})
+        if flagged:
+            return (
+                f"Seam warns about this door's time zone ({', '.join(flagged)}). Have the dormakaba site's "
+                "time zone corrected in Seam, then sync the doors again."
+            )
+        return ""

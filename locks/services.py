@@ -90,15 +90,14 @@ def locks_sync(*, client: SeamClient | None = None) -> SyncReport:
             },
         )
         (report.created if created else report.updated).append(lock)
-        if lock.timezone_mismatch or _has_timezone_warning(seam_lock):
+        if lock.timezone_problem or _has_timezone_warning(seam_lock):
             report.timezone_mismatches.append(lock)
     report.missing_at_seam = list(Lock.objects.exclude(seam_device_id__in=seen))
     for lock in report.timezone_mismatches:
         logger.warning(
-            "Door %s (%s): slot zone(s) %s differ from the lock's zone %r",
+            "Door %s (%s): no codes until its time zones agree: %s",
             lock.name,
             lock.seam_device_id,
-            ", ".join(sorted(lock.slot_timezones)) or "none",
-            lock.timezone,
+            lock.timezone_problem,
         )
     return report

@@ -13,8 +13,11 @@ class SiteAdmin(admin.ModelAdmin[Site]):
 
 @admin.register(Reservation)
 class ReservationAdmin(admin.ModelAdmin[Reservation]):
-    list_display = ["guest_name", "guest_email", "site", "lock", "arrival", "departure"]
-    list_filter = ["site", "arrival"]
+    list_display = ["guest_name", "guest_email", "site", "lock", "arrival", "departure", "cancelled_at"]
+    list_filter = ["site", "arrival", ("cancelled_at", admin.EmptyFieldListFilter)]
+    # Dates and cancellation change codes at Seam: they go through the dashboard's change and
+    # cancel pages, which plan the codes, never through a plain edit here.
+    readonly_fields = ["arrival", "departure", "cancelled_at", "cancelled_by", "created_at"]
     search_fields = ["guest_name", "guest_email", "lock__name"]
     date_hierarchy = "arrival"
     list_select_related = ["site", "lock"]

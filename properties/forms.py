@@ -6,8 +6,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
+from codes.changes import Capacity, capacity, capacity_refusal, change_plans, live_codes
 from codes.models import AccessCode
-from codes.windows import Window, explain_no_windows, find_window, offer_windows
+from codes.plans import ChangePlan, Plan, find_plan, offer_plans
+from codes.windows import explain_no_windows
 from locks.models import Lock
 from properties.models import Reservation, Site
 from properties.selectors import sites_for_user
@@ -17,8 +19,10 @@ class ReservationForm(forms.ModelForm[Reservation]):
     """A stay on one door, and the code window for it chosen among those the door accepts.
 
     The window choices are computed from the door's time slots and the dates in the bound
-    data; on submit the chosen key is looked up again in a fresh offer, so a tampered or
-    stale choice is refused here and never reaches Seam.
+    data: one code per level, or for a stay over 31 days a chain of codes, shown link by link
+    before anything is created. On submit the chosen key is looked up again in a fresh offer,
+    so a tampered or stale choice is refused here and never reaches Seam. A door whose time
+    zones disagree, or that has no room for the codes, offers nothing and says why.
     """
 
     window = forms.ChoiceField(
@@ -58,9 +62,9 @@ class ReservationForm(forms.ModelForm[Reservation]):
         lock_field.queryset = locks
         lock_field.empty_label = "Choose a door" if isinstance(site, Site) else "Choose a site first"
 
-        self.offered: list[Window] = []
+        self.offered: list[Plan] = []
         self.no_window_reasons: list[str] = []
-        self.zone_warning = ""
+        self.capacity: Capacity | None = None
         self._offer()
         window_field = self.fields["window"]
         assert isinstance(window_field, forms.ChoiceField)
@@ -88,18 +92,18 @@ class ReservationForm(forms.ModelForm[Reservation]):
         departure = self._raw_value("departure")
         if not isinstance(lock, Lock) or not isinstance(arrival, date) or not isinstance(departure, date):
             return
-        if lock.timezone_mismatch:
-            self.zone_warning = (
-                f"This door's time zone ({lock.timezone or 'not set'}) disagrees with its time slots "
-                f"({', '.join(sorted(lock.slot_timezones))}). Fix the site's time zone in dormakaba, "
-                "then sync the doors again."
-            )
+        self.capacity = capacity(lock, live=live_codes(now=self.now).filter(lock=lock).count())
+        if lock.timezone_problem:
+            self.no_window_reasons = [
+                f"No codes can be made for this door until its time zones agree. {lock.timezone_problem}"
+            ]
+            return
         if departure <= arrival:
             return
         if not lock.can_program_offline_access_codes:
             self.no_window_reasons = ["Seam says this door cannot take offline codes. Choose another door."]
             return
-        self.offered = offer_windows(lock.time_slots, arrival=arrival, departure=departure, now=self.now)
+        self.offered = offer_plans(lock.time_slots, arrival=arrival, departure=departure, now=self.now)
         if not self.offered:
             self.no_window_reasons = explain_no_windows(
                 lock.time_slots,
@@ -118,13 +122,17 @@ class ReservationForm(forms.ModelForm[Reservation]):
         if arrival and departure and departure <= arrival:
             self.add_error("departure", "Departure must be at least one day after arrival.")
         key = cleaned.get("window")
-        if lock and arrival and departure and departure > arrival and key:
+        if lock and lock.timezone_problem:
+            self.add_error("lock", f"No codes can be made for this door: {lock.timezone_problem}")
+        elif lock and arrival and departure and departure > arrival and key:
             # Recompute the offer now: the clock may have passed check-in since the page loaded.
-            window = find_window(lock.time_slots, arrival=arrival, departure=departure, key=key, now=self.now)
-            if window is None:
+            plan = find_plan(lock.time_slots, arrival=arrival, departure=departure, key=key, now=self.now)
+            if plan is None:
                 self.add_error("window", self.fields["window"].error_messages["invalid_choice"])
+            elif refusal := capacity_refusal(lock, needed=len(plan.windows), now=self.now):
+                self.add_error("window", refusal)
             else:
-                cleaned["window"] = window
+                cleaned["window"] = plan
         return cleaned
 
 
@@ -151,3 +159,77 @@ class ReservationFilterForm(forms.Form):
         site_field = self.fields["site"]
         assert isinstance(site_field, forms.ModelChoiceField)
         site_field.queryset = sites_for_user(user=user)
+
+
+class ReservationChangeForm(forms.Form):
+    """New dates for a stay, and how its codes follow (see :func:`codes.plans.plan_change`).
+
+    Codes cannot be changed, so each choice says which codes are kept, which are added and
+    which are superseded. The choice is recomputed on submit, like the reservation form's.
+    """
+
+    arrival = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    departure = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    plan = forms.ChoiceField(
+        label="What happens to the codes",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Pick what happens to the codes.",
+            "invalid_choice": "That choice is no longer offered for these dates. Pick one of those listed.",
+        },
+    )
+
+    def __init__(self, *args: Any, reservation: Reservation, now: datetime | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reservation = reservation
+        self.now = now
+        self.plans: list[ChangePlan] = []
+        self.no_plan_reasons: list[str] = []
+        arrival, departure = self._date("arrival"), self._date("departure")
+        if (
+            arrival
+            and departure
+            and departure > arrival
+            and (arrival, departure)
+            != (
+                reservation.arrival,
+                reservation.departure,
+            )
+        ):
+            lock = reservation.lock
+            if lock.timezone_problem:
+                self.no_plan_reasons = [f"No codes can be made for this door. {lock.timezone_problem}"]
+            else:
+                self.plans = change_plans(reservation, arrival=arrival, departure=departure, now=now)
+                if not self.plans:
+                    self.no_plan_reasons = explain_no_windows(
+                        lock.time_slots, arrival=arrival, departure=departure, now=now, lock_timezone=lock.timezone
+                    ) or ["No code of this door fits these dates: try other dates."]
+        plan_field = self.fields["plan"]
+        assert isinstance(plan_field, forms.ChoiceField)
+        plan_field.choices = [(p.key, p.summary) for p in self.plans]
+
+    def _date(self, name: str) -> date | None:
+        raw = self.data.get(name) if self.is_bound else self.initial.get(name)
+        if isinstance(raw, date):
+            return raw
+        try:
+            value = self.fields[name].clean(raw)
+        except ValidationError:
+            return None
+        return value if isinstance(value, date) else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        arrival, departure = cleaned.get("arrival"), cleaned.get("departure")
+        if arrival and departure:
+            if departure <= arrival:
+                self.add_error("departure", "Departure must be at least one day after arrival.")
+            elif (arrival, departure) == (self.reservation.arrival, self.reservation.departure):
+                self.add_error(None, "These are the stay's dates already: change the arrival or the departure.")
+        plan = next((p for p in self.plans if p.key == cleaned.get("plan")), None)
+        if plan is not None:
+            refusal = capacity_refusal(self.reservation.lock, needed=len(plan.new_windows), now=self.now)
+            if refusal:
+                self.add_error("plan", refusal)
+        return cleaned

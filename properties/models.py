@@ -45,6 +45,10 @@ class Reservation(models.Model):
     guest_email = models.EmailField()
     arrival = models.DateField()
     departure = models.DateField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -58,6 +62,14 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.guest_name} · {self.arrival:%d %b} → {self.departure:%d %b %Y}"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    @property
+    def nights(self) -> int:
+        return (self.departure - self.arrival).days
 
     def clean(self) -> None:
         if self.arrival and self.departure and self.departure <= self.arrival:

@@ -1,8 +1,11 @@
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from codes.changes import capacity_refusal
 from codes.models import AccessCode
+from codes.plans import Plan
 from codes.services import access_code_request
 from codes.windows import Window
 from locks.models import Lock
@@ -18,16 +21,25 @@ def reservation_create(
     guest_email: str,
     arrival: date,
     departure: date,
-    window: Window,
+    window: Window | Plan,
 ) -> tuple[Reservation, AccessCode]:
-    """Save a stay and request its offline code for ``window`` (created at Seam after commit).
+    """Save a stay and request its offline codes (created at Seam after commit); returns the
+    stay and its first code.
 
-    ``window`` must come from ``offer_windows`` for this door and these dates.
+    ``window`` is one window from ``offer_windows`` or a plan from ``offer_plans`` (a chain for
+    a long stay) for this door and these dates. Raises ValidationError when the door's time
+    zones disagree or it has no room for the codes.
     """
+    plan = window if isinstance(window, Plan) else Plan((window,))
+    if lock.timezone_problem:
+        raise ValidationError(f"No codes can be made for {lock.name}: {lock.timezone_problem}")
+    refusal = capacity_refusal(lock, needed=len(plan.windows))
+    if refusal:
+        raise ValidationError(refusal)
     reservation = Reservation(
         site=site, lock=lock, guest_name=guest_name, guest_email=guest_email, arrival=arrival, departure=departure
     )
     reservation.full_clean()
     reservation.save()
-    access_code = access_code_request(reservation=reservation, window=window)
-    return reservation, access_code
+    codes = [access_code_request(reservation=reservation, window=w) for w in plan.windows]
+    return reservation, codes[0]

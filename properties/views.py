@@ -3,15 +3,26 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from codes.selectors import locks_for_user, reservation_for_user, reservations_for_user
+from codes.changes import (
+    ChangeRefused,
+    capacity,
+    ledger_acknowledge,
+    ledger_codes,
+    live_codes,
+    reservation_cancel,
+    reservation_change_dates,
+)
+from codes.selectors import access_code_for_user, locks_for_user, reservation_for_user, reservations_for_user
+from locks.models import Lock
 from properties import services
-from properties.forms import ReservationFilterForm, ReservationForm
+from properties.forms import ReservationChangeForm, ReservationFilterForm, ReservationForm
 from properties.selectors import sites_for_user
 
 UPCOMING_DAYS = 14
@@ -19,17 +30,44 @@ DASHBOARD_ROWS = 10
 PAGE_SIZE = 25
 
 
+def _staff(request: HttpRequest) -> User:
+    # login_required ran first: the user is a signed-in account, never AnonymousUser.
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
+    """Doors that refuse codes (time zones disagree) or are running out of room, with why."""
+    alerts: list[dict[str, object]] = []
+    for lock in locks:
+        if lock.timezone_problem:
+            alerts.append({"lock": lock, "level": "danger", "message": f"Refusing codes. {lock.timezone_problem}"})
+        state = capacity(lock, live=int(getattr(lock, "live_codes", 0)))
+        if state.level != "ok":
+            alerts.append(
+                {"lock": lock, "level": "danger" if state.level == "full" else "warning", "message": state.message}
+            )
+    return alerts
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Per site: today's arrivals (in the site's own time zone) and the next two weeks."""
+    """Per site: doors that need attention, the ledger of live codes nobody booked, today's
+    arrivals (in the site's own time zone) and the next two weeks."""
     sections = []
+    locks = list(locks_for_user(user=request.user))
+    ledger = list(ledger_codes().filter(lock__site__in=sites_for_user(user=request.user)))
     for site in sites_for_user(user=request.user):
         today = timezone.now().astimezone(ZoneInfo(site.timezone)).date()
         rows = reservations_for_user(user=request.user, site_id=site.pk)
+        site_ledger = [c for c in ledger if c.lock.site_id == site.pk]
         sections.append(
             {
                 "site": site,
                 "today": today,
+                "door_alerts": _door_alerts([lock for lock in locks if lock.site_id == site.pk]),
+                "ledger_open": sum(1 for c in site_ledger if c.acknowledged_at is None),
+                "ledger_total": len(site_ledger),
                 "arrivals": list(rows.filter(arrival=today)[:DASHBOARD_ROWS]),
                 "upcoming": list(
                     rows.filter(arrival__gt=today, arrival__lte=today + timedelta(days=UPCOMING_DAYS))[:DASHBOARD_ROWS]
@@ -70,7 +108,98 @@ def reservation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def door_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "properties/door_list.html", {"locks": locks_for_user(user=request.user)})
+    rows = [
+        (lock, capacity(lock, live=int(getattr(lock, "live_codes", 0)))) for lock in locks_for_user(user=request.user)
+    ]
+    return render(request, "properties/door_list.html", {"rows": rows})
+
+
+@login_required
+@require_GET
+def door_codes(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every code that holds a place on one door now, ledger codes marked."""
+    lock = get_object_or_404(locks_for_user(user=request.user), pk=pk)
+    codes = live_codes().filter(lock=lock).select_related("reservation").order_by("starts_at", "pk")
+    state = capacity(lock, live=int(getattr(lock, "live_codes", 0)))
+    return render(request, "properties/door_codes.html", {"lock": lock, "codes": codes, "capacity": state})
+
+
+@login_required
+@require_GET
+def ledger(request: HttpRequest) -> HttpResponse:
+    """Live codes of cancelled, shortened or moved stays, per door, until acknowledged and expired."""
+    codes = ledger_codes().filter(lock__site__in=sites_for_user(user=request.user))
+    site_id = request.GET.get("site")
+    if site_id and site_id.isdigit():
+        codes = codes.filter(lock__site_id=int(site_id))
+    return render(request, "properties/ledger.html", {"codes": codes, "now": timezone.now()})
+
+
+@login_required
+@require_POST
+def ledger_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    code = access_code_for_user(user=request.user, pk=pk)
+    try:
+        ledger_acknowledge(access_code=code, user=_staff(request))
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Code “{code.name}” acknowledged. It stays listed until it ends.")
+    return redirect("ledger")
+
+
+@login_required
+def reservation_change(request: HttpRequest, pk: int) -> HttpResponse:
+    """New dates for a stay: first the dates, then the choice of what happens to the codes."""
+    reservation = reservation_for_user(user=request.user, pk=pk)
+    if reservation.is_cancelled:
+        messages.error(request, "This reservation is cancelled; its dates cannot change.")
+        return redirect("reservation_detail", pk=reservation.pk)
+    if request.method == "POST":
+        form = ReservationChangeForm(request.POST, reservation=reservation)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                _, plan = reservation_change_dates(
+                    reservation=reservation,
+                    arrival=data["arrival"],
+                    departure=data["departure"],
+                    plan_key=data["plan"],
+                    user=_staff(request),
+                )
+            except ChangeRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                added = len(plan.new_windows)
+                messages.success(
+                    request,
+                    f"Dates changed. {plan.summary}."
+                    + (f" {added} new code{'s are' if added > 1 else ' is'} being created at Seam." if added else ""),
+                )
+                return redirect("reservation_detail", pk=reservation.pk)
+    else:
+        initial = {
+            "arrival": request.GET.get("arrival") or reservation.arrival,
+            "departure": request.GET.get("departure") or reservation.departure,
+        }
+        form = ReservationChangeForm(initial=initial, reservation=reservation)
+    return render(request, "properties/reservation_change.html", {"form": form, "reservation": reservation})
+
+
+@login_required
+@require_POST
+def reservation_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    reservation = reservation_for_user(user=request.user, pk=pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm the cancellation.")
+        return redirect("reservation_detail", pk=reservation.pk)
+    listed = reservation_cancel(reservation=reservation, user=_staff(request))
+    messages.success(
+        request,
+        f"Reservation cancelled. {listed} live code{'s' if listed != 1 else ''} cannot be revoked and "
+        f"{'are' if listed != 1 else 'is'} listed in the ledger until {'they end' if listed != 1 else 'it ends'}.",
+    )
+    return redirect("reservation_detail", pk=reservation.pk)
 
 
 @login_required

@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django import template
 
 from codes.emails import code_window_text
@@ -13,6 +15,7 @@ _BADGES = {
     AccessCode.Status.WAITING: "text-bg-primary",
     AccessCode.Status.SET: "text-bg-success",
     AccessCode.Status.FAILED: "text-bg-danger",
+    AccessCode.Status.CANCELLED: "text-bg-light",
 }
 
 
@@ -30,3 +33,17 @@ def window_display(code: AccessCode) -> str:
 @register.filter
 def explain_error(error_type: str) -> Advice:
     return _explain_error(error_type)
+
+
+@register.filter
+def current_codes(codes: Iterable[AccessCode]) -> list[AccessCode]:
+    """The codes the guest holds now, earliest first (a chain or a continuation shows in order)."""
+    return sorted((c for c in codes if c.is_current), key=lambda c: c.starts_at)
+
+
+@register.filter
+def codes_for_page(codes: Iterable[AccessCode]) -> list[AccessCode]:
+    """The guest's current codes in the order they are used, then the rest, newest first."""
+    codes = list(codes)
+    rest = sorted((c for c in codes if not c.is_current), key=lambda c: c.created_at, reverse=True)
+    return current_codes(codes) + rest

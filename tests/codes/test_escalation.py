@@ -18,7 +18,7 @@ from codes.models import AccessCode, AccessCodeEvent
 from codes.services import access_code_request, access_codes_escalate
 from codes.tasks import access_codes_sweep_task
 from codes.windows import offer_windows
-from properties.models import Site
+from properties.models import Reservation, Site
 from tests.builders import LA_SLOTS, make_lock, make_reservation, make_site, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -170,6 +170,18 @@ def test_a_set_code_is_never_escalated(ocean: Site, mailoutbox: list[EmailMessag
     assert access_codes_escalate(now=before_check_in(code, hours=1.5)) == []
     assert mailoutbox == []
     assert escalated_events(code) == []
+
+
+def test_codes_of_a_cancelled_stay_or_superseded_by_a_date_change_are_not_escalated(
+    ocean: Site, mailoutbox: list[EmailMessage]
+) -> None:
+    cancelled = make_code(ocean, status=Status.WAITING)
+    Reservation.objects.filter(pk=cancelled.reservation_id).update(cancelled_at=datetime(2030, 1, 1, tzinfo=UTC))
+    superseded = make_code(ocean, door="Room 102", status=Status.WAITING)
+    AccessCode.objects.filter(pk=superseded.pk).update(superseded_at=datetime(2030, 1, 1, tzinfo=UTC))
+
+    assert access_codes_escalate(now=before_check_in(cancelled, hours=1.5)) == []
+    assert mailoutbox == []
 
 
 def test_a_code_whose_window_has_ended_is_not_escalated(code: AccessCode, mailoutbox: list[EmailMessage]) -> None:

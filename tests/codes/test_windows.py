@@ -336,13 +336,13 @@ def test_a_minute_over_thirty_one_days_is_not_offered():
     assert offer([make_slot("Later", "15:00", "15:01")], date(2024, 1, 1), date(2024, 2, 1)) == []
 
 
-def test_thirty_two_nights_are_not_offered_and_the_reason_says_to_split():
+def test_thirty_two_nights_are_not_offered_as_one_code_and_the_reason_says_so():
     slots = [make_slot("Guest", "15:00", "11:00")]
 
     assert offer(slots, date(2024, 1, 1), date(2024, 2, 2)) == []
     reasons = explain(slots, date(2024, 1, 1), date(2024, 2, 2))
     assert "This stay is 32 nights" in reasons
-    assert "split it into stays of 31 days or fewer" in reasons
+    assert "needs a chain of codes" in reasons
 
 
 def test_thirty_one_nights_whose_times_run_past_thirty_one_days_say_so():
@@ -351,7 +351,7 @@ def test_thirty_one_nights_whose_times_run_past_thirty_one_days_say_so():
     assert offer(slots, date(2024, 1, 1), date(2024, 2, 1)) == []
     reasons = explain(slots, date(2024, 1, 1), date(2024, 2, 1))
     assert 'With level "Long" this stay would last 31 days 4 hours' in reasons
-    assert "split it into stays of 31 days or fewer" in reasons
+    assert "over the 31-day limit of one Oracode code" in reasons
 
 
 def test_thirty_one_days_of_wall_time_while_clocks_go_back_is_one_hour_too_long():

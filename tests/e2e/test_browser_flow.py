@@ -24,10 +24,13 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail
+from codes.plans import offer_plans
+from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
 from locks.simulator import demo
 from properties.models import Site
+from properties.services import reservation_create
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -259,3 +262,79 @@ def test_staff_book_a_stay_and_email_its_code_and_other_sites_see_nothing(
     print(  # noqa: T201 - timings for people watching the run
         f"Code shown set {seconds_to_set:.1f} s after the booking; browser path {time.monotonic() - started:.1f} s."
     )
+
+
+def test_staff_extend_a_stay_then_cancel_it_and_the_live_codes_wait_in_the_ledger(
+    app_stack, live_server, smtp_server, chromium
+):
+    base = live_server.url
+    lock = Lock.objects.get(name=DOOR, site__name=SITE)
+    arrival = timezone.now().astimezone(ZoneInfo(lock.site.timezone)).date() + timedelta(days=5)
+    plan = next(
+        p
+        for p in offer_plans(lock.time_slots, arrival=arrival, departure=arrival + timedelta(days=3))
+        if p.slot_name == "Guest 15:00-11:00"
+    )
+    stay, first = reservation_create(
+        site=lock.site,
+        lock=lock,
+        guest_name=GUEST_NAME,
+        guest_email=GUEST_EMAIL,
+        arrival=arrival,
+        departure=arrival + timedelta(days=3),
+        window=plan,
+    )
+    context = chromium.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    log_in(page, base, "demo")
+    page.goto(f"{base}/reservations/{stay.pk}/")
+    page.locator(f'#code-{first.pk} [data-state="set"]').wait_for(timeout=SET_TIMEOUT_MS)
+
+    # Two more nights: the form shows what happens to the codes before anything is created.
+    page.get_by_role("link", name="Change dates").click()
+    page.get_by_label("Departure").fill((arrival + timedelta(days=5)).isoformat())
+    page.get_by_role("button", name="Show what happens to the codes").click()
+    choice = page.get_by_test_id("change-plan").filter(has_text="Guest 15:00-11:00").first
+    expect(choice).to_contain_text("Keep the guest's code and add 1 continuation code")
+    expect(choice).to_contain_text("so access never has a gap")
+    choice.get_by_role("radio").check()
+    screenshot(page, "06-change-dates.png")
+    page.get_by_role("button", name="Change the dates").click()
+    expect(page.get_by_role("alert").filter(has_text="Dates changed.")).to_be_visible()
+
+    codes = list(AccessCode.objects.filter(reservation=stay).order_by("starts_at"))
+    assert codes[0].pk == first.pk, "the guest keeps the first code"
+    assert len(codes) == 2
+    continuation = codes[1]
+    page.locator(f'#code-{continuation.pk} [data-state="set"]').wait_for(timeout=SET_TIMEOUT_MS)
+    screenshot(page, "07-extended-two-codes.png")
+
+    page.locator(f"#code-{continuation.pk}").get_by_role("button", name="Email code to guest").click()
+    message = wait_until(
+        lambda: next((m for m in list(smtp_server.messages) if m["To"] == GUEST_EMAIL), None),
+        timeout=EMAIL_TIMEOUT_SECONDS,
+        failure=lambda: f"no email: {list(CodeEmail.objects.values_list('status', 'error'))}",
+    )
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    first.refresh_from_db()
+    continuation.refresh_from_db()
+    assert f"Code 1: {first.code}" in body
+    assert f"Code 2: {continuation.code}" in body
+
+    # Cancelled: neither code can be revoked, so both wait in the ledger.
+    page.reload()
+    page.get_by_label("Confirm").check()
+    page.get_by_role("button", name="Cancel reservation").click()
+    expect(page.get_by_role("alert").filter(has_text="Reservation cancelled. 2 live codes")).to_be_visible()
+    page.get_by_role("link", name="Ledger", exact=True).click()
+    rows = page.locator("[data-ledger-code]")
+    expect(rows).to_have_count(2)
+    rows.first.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_role("alert").filter(has_text="acknowledged")).to_be_visible()
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(1)
+    screenshot(page, "08-ledger.png")
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_test_id("ledger-alert")).to_contain_text("1 not acknowledged yet")
+    screenshot(page, "09-dashboard-ledger.png")
+    context.close()
