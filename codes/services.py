@@ -17,6 +17,7 @@ Long waits (an offline code may stay ``unset`` until an hour before check-in) li
 ``next_check_at``; the beat sweeper enqueues what is due. No task sleeps or counts down long.
 """
 
+import bisect
 import logging
 import random
 from datetime import datetime, timedelta
@@ -41,10 +42,13 @@ logger = logging.getLogger(__name__)
 Status = AccessCode.Status
 Kind = AccessCodeEvent.Kind
 
-# Seam allows 10 creates per minute per door. The window has a second of margin so that our
-# clock and the network delay can never make Seam count an eleventh.
-CREATES_PER_WINDOW = 10
-CREATE_WINDOW = timedelta(seconds=61)
+# Seam allows 10 creates per minute per door (SEAM_CREATES_PER_WINDOW per
+# SEAM_CREATE_WINDOW_SECONDS, see create_window()). A code that finds its door's budget spent
+# queues itself again with a countdown up to this long; a longer wait is left to the sweeper.
+# The sweeper may queue it too once it is due (should the task be lost): only one claim wins.
+REQUEUE_COUNTDOWN_MAX = timedelta(minutes=5)
+# Celery timers may fire a hair early; the task's claim needs the code due.
+REQUEUE_SLACK_SECONDS = 0.05
 # Longer than one create call can take (client timeout plus margin). A claim older than this
 # belongs to a worker that died.
 CLAIM_LEASE = timedelta(seconds=120)
@@ -63,6 +67,9 @@ WEBHOOK_EVENT_TYPES = {
     "access_code.changed",
     "access_code.created",
 }
+# ``access_code.created`` only repeats what the create call's own answer stored: it goes into
+# the code's history but costs no call to Seam.
+WEBHOOK_REFRESH_EVENT_TYPES = WEBHOOK_EVENT_TYPES - {"access_code.created"}
 
 
 def _event(code: AccessCode, kind: str, message: str = "", user: User | None = None) -> None:
@@ -165,26 +172,31 @@ class _ClaimLost(Exception):
 
 
 def _reserve_create_slot(code: AccessCode, now: datetime) -> timedelta | None:
-    """Book one of the door's creates for this minute; returns how long to wait if none is free.
+    """Book one of the door's creates for this window; returns how long to wait if none is free.
 
     Shared by every worker through the database: the UPDATE on the lock row serialises
     concurrent bookings for one door (a row lock on PostgreSQL, the write lock on SQLite).
     On success ``create_sent`` is committed with the booking, before the call is made.
+    With no slot free the code is handed back as pending, due when its turn comes, under the
+    same row lock: codes already handed back on this door take the slots that free up first,
+    so a backfill of hundreds of codes on one door wakes each about once, not all every window.
     Raises ``_ClaimLost`` when this worker's lease is gone or too short for the call: a slow
     worker must never create beside the one that took the code over.
     """
+    per_window = settings.SEAM_CREATES_PER_WINDOW
+    window = create_window()
     with transaction.atomic():
         Lock.objects.filter(pk=code.lock_id).update(creates_paused_until=F("creates_paused_until"))
         lock = Lock.objects.get(pk=code.lock_id)
         if lock.creates_paused_until and lock.creates_paused_until > now:
-            return lock.creates_paused_until - now
+            return _hand_back(code, now, lock.creates_paused_until - now)
         recent = list(
-            SeamCreateCall.objects.filter(lock_id=code.lock_id, sent_at__gt=now - CREATE_WINDOW)
+            SeamCreateCall.objects.filter(lock_id=code.lock_id, sent_at__gt=now - window)
             .order_by("sent_at")
             .values_list("sent_at", flat=True)
         )
-        if len(recent) >= CREATES_PER_WINDOW:
-            return recent[-CREATES_PER_WINDOW] + CREATE_WINDOW - now
+        if len(recent) >= per_window:
+            return _hand_back(code, now, _next_turn(code, recent[-per_window:], now) - now)
         # The call must end inside our lease, or the sweeper could hand the code to another
         # worker while our create is still on its way.
         call_margin = timedelta(seconds=settings.SEAM_TIMEOUT_SECONDS) + CALL_MARGIN
@@ -344,10 +356,14 @@ def access_code_create(*, access_code_id: int, client: SeamClient | None = None)
         logger.warning("Code %s: lease ran out before the create call; leaving it to the sweeper", code.pk)
         return AccessCode.objects.get(pk=code.pk)
     if wait is not None:
-        # The door's create budget for this minute is spent: hand the code back, due later.
-        AccessCode.objects.filter(pk=code.pk, status=Status.CREATING, claim_expires_at=code.claim_expires_at).update(
-            status=Status.PENDING, claim_expires_at=None, next_check_at=sent_at + wait, attempts=F("attempts") - 1
-        )
+        # The door's create budget is spent and the code is back to pending, due at its turn:
+        # it queues itself for then rather than waiting for the next sweep, which stays the
+        # fallback should this task be lost. Its own claim still decides who creates.
+        if wait <= REQUEUE_COUNTDOWN_MAX:
+            from codes.tasks import access_code_create_task
+
+            countdown = wait.total_seconds() + REQUEUE_SLACK_SECONDS
+            transaction.on_commit(lambda: access_code_create_task.apply_async((code.pk,), countdown=countdown))
         return AccessCode.objects.get(pk=code.pk)
 
     try:
@@ -405,16 +421,7 @@ def access_code_refresh(*, access_code_id: int, client: SeamClient | None = None
             last_error_message=exc.message,
         )
         return AccessCode.objects.get(pk=code.pk)
-    with transaction.atomic():
-        code = AccessCode.objects.select_for_update().select_related("lock").get(pk=access_code_id)
-        if code.status != Status.WAITING:
-            return code
-        code.checks += 1
-        previous = code.seam_status
-        _apply_seam_state(code, seam_code, timezone.now())
-        if previous != code.seam_status and code.status == Status.WAITING:
-            _event(code, Kind.STATUS, f"Seam status {code.seam_status}.")
-    return code
+    return access_code_store_check(access_code_id=access_code_id, seam_code=seam_code)
 
 
 def access_code_retry(*, access_code: AccessCode, user: User | None = None) -> AccessCode:
@@ -445,7 +452,7 @@ def access_code_retry(*, access_code: AccessCode, user: User | None = None) -> A
     return AccessCode.objects.get(pk=access_code.pk)
 
 
-def access_codes_due(*, now: datetime, limit: int = 500) -> list[tuple[int, str]]:
+def access_codes_due(*, now: datetime, limit: int | None = None) -> list[tuple[int, str]]:
     """Claim the codes whose next step is due; returns (id, "create" | "refresh") pairs.
 
     Each due code is claimed for a lease by a conditional UPDATE on the values just read, so
@@ -454,7 +461,10 @@ def access_codes_due(*, now: datetime, limit: int = 500) -> list[tuple[int, str]
     claimed by moving ``next_check_at`` past the lease; create work by ``claim_expires_at`` on
     the pending row, which the task's own claim ignores. A claim whose worker died is handed
     back as pending, ``create_sent`` kept, so the next attempt looks the code up first.
+    At most ``limit`` codes (``CODES_SWEEP_LIMIT``), the longest due first, so that a backlog
+    bigger than one sweep is worked off in order rather than some codes waiting indefinitely.
     """
+    limit = settings.CODES_SWEEP_LIMIT if limit is None else limit
     not_queued = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
     due_filter = (
         Q(status=Status.WAITING, next_check_at__lte=now)
@@ -464,7 +474,11 @@ def access_codes_due(*, now: datetime, limit: int = 500) -> list[tuple[int, str]
         # A lease that ran out: its worker died somewhere in the call.
         | Q(status=Status.CREATING, claim_expires_at__lt=now)
     )
-    rows = AccessCode.objects.filter(due_filter).values_list("pk", "status", "next_check_at", "claim_expires_at")
+    rows = (
+        AccessCode.objects.filter(due_filter)
+        .order_by(F("next_check_at").asc(nulls_first=True), "pk")
+        .values_list("pk", "status", "next_check_at", "claim_expires_at")
+    )
     work: list[tuple[int, str]] = []
     for pk, status, next_check_at, claim_expires_at in rows[:limit]:
         unchanged = AccessCode.objects.filter(
@@ -551,7 +565,7 @@ def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
                 code = AccessCode.objects.filter(seam_access_code_id=seam_code_id).first()
                 if code is not None:
                     _event(code, Kind.WEBHOOK, event_type)
-                    if code.status == Status.WAITING:
+                    if code.status == Status.WAITING and event_type in WEBHOOK_REFRESH_EVENT_TYPES:
                         # Seam's word is fetched fresh rather than trusted from the payload. The
                         # planned check stays as it is: the fallback should this task be lost.
                         access_code_refresh_task.delay_on_commit(code.pk)
@@ -564,3 +578,60 @@ def access_code_reveal(*, access_code: AccessCode, user: User) -> str:
     """Return the PIN and record who revealed it, and when, in the code's history."""
     _event(access_code, Kind.REVEALED, f"PIN revealed to {user.get_username()}.", user=user)
     return access_code.code
+
+
+def _hand_back(code: AccessCode, now: datetime, wait: timedelta) -> timedelta:
+    """Return a claimed code to pending, due in ``wait``; returns ``wait``.
+
+    Raises ``_ClaimLost`` when the code is no longer ours.
+    """
+    handed_back = AccessCode.objects.filter(
+        pk=code.pk, status=Status.CREATING, claim_expires_at=code.claim_expires_at
+    ).update(status=Status.PENDING, claim_expires_at=None, next_check_at=now + wait, attempts=F("attempts") - 1)
+    if not handed_back:
+        raise _ClaimLost
+    return wait
+
+
+def access_code_store_check(*, access_code_id: int, seam_code: SeamAccessCode) -> AccessCode:
+    """Store Seam's answer about a waiting code (from a get or a door's list); returns the row.
+
+    Counts as one status check. Does nothing unless the code is still waiting and the answer
+    is about the Seam code it holds.
+    """
+    with transaction.atomic():
+        code = AccessCode.objects.select_for_update().select_related("lock").get(pk=access_code_id)
+        if code.status != Status.WAITING or code.seam_access_code_id != seam_code.access_code_id:
+            return code
+        code.checks += 1
+        previous = code.seam_status
+        _apply_seam_state(code, seam_code, timezone.now())
+        if previous != code.seam_status and code.status == Status.WAITING:
+            _event(code, Kind.STATUS, f"Seam status {code.seam_status}.")
+    return code
+
+
+def _next_turn(code: AccessCode, last_creates: list[datetime], now: datetime) -> datetime:
+    """When the next create slot of the door that no code already in line has taken frees up.
+
+    Slots free up as the last window's creates age out, then a window after each (an estimate:
+    a slot used late frees late, and a code that wakes too early takes the first slot free
+    again, ahead of codes queued after it). Called under the door's row lock.
+    """
+    per_window = len(last_creates)
+    window = create_window()
+    rows = AccessCode.objects.filter(lock_id=code.lock_id, status=Status.PENDING, next_check_at__gt=now)
+    in_line = sorted(due for due in rows.exclude(pk=code.pk).values_list("next_check_at", flat=True) if due)
+    turn = 0
+    while True:
+        slot = last_creates[turn % per_window] + window * (1 + turn // per_window)
+        # Slots 0..turn are turn + 1 creates; the code takes one if those in line leave one.
+        if bisect.bisect_right(in_line, slot) <= turn:
+            return slot
+        turn += 1
+
+
+def create_window() -> timedelta:
+    """Seam's per-door create window plus our margin, so that our clock and the network delay
+    can never make Seam count one create too many (61 s by default)."""
+    return timedelta(seconds=settings.SEAM_CREATE_WINDOW_SECONDS + settings.SEAM_CREATE_MARGIN_SECONDS)

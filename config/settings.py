@@ -196,6 +196,15 @@ if SEAM_USES_SIMULATOR and not SEAM_WEBHOOK_SECRET:
     # The simulator signs its webhooks like Svix; a fixed secret is fine for a loopback demo.
     SEAM_WEBHOOK_SECRET = "whsec_b3JhY29kZS1zaW11bGF0b3Itd2ViaG9vay1zZWNyZXQ="  # noqa: S105
 
+# Seam's per-door create limit: SEAM_CREATES_PER_WINDOW creates per SEAM_CREATE_WINDOW_SECONDS,
+# kept with SEAM_CREATE_MARGIN_SECONDS to spare (clock and network delay). Benchmarks scale the
+# window down together with the simulator's; production keeps Seam's 10 a minute. The sweep
+# queues at most CODES_SWEEP_LIMIT codes a beat, oldest due first.
+SEAM_CREATES_PER_WINDOW = env.int("SEAM_CREATES_PER_WINDOW", default=10)
+SEAM_CREATE_WINDOW_SECONDS = env.float("SEAM_CREATE_WINDOW_SECONDS", default=60.0)
+SEAM_CREATE_MARGIN_SECONDS = env.float("SEAM_CREATE_MARGIN_SECONDS", default=1.0)
+CODES_SWEEP_LIMIT = env.int("CODES_SWEEP_LIMIT", default=2000)
+
 # Following codes: first status check after creation, and when to escalate a code not set.
 CODES_FIRST_CHECK_SECONDS = env.float("CODES_FIRST_CHECK_SECONDS", default=10.0)
 CODES_WARN_HOURS = env.float("CODES_WARN_HOURS", default=24.0)

@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set-after", type=float, default=5.0, help="quick mode: seconds to 'set'")
     parser.add_argument("--program-lead", type=float, default=3600.0, help="realistic: seconds before starts_at")
     parser.add_argument("--setting-duration", type=float, default=90.0, help="realistic: seconds in 'setting'")
+    parser.add_argument("--rate-limit", type=int, default=10, help="creates per door per window (default 10)")
+    parser.add_argument(
+        "--rate-limit-window", type=float, default=60.0, help="seconds of Seam's per-door create window (default 60)"
+    )
+    parser.add_argument("--bench-doors", type=int, default=0, help="extra doors 'Suite 1'..'Suite N' for benchmarks")
     parser.add_argument("--fault-hold", type=float, default=30.0, help="timeout faults: longest hold, seconds")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -53,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             program_lead=timedelta(seconds=args.program_lead),
             setting_duration=timedelta(seconds=args.setting_duration),
             fault_hold=timedelta(seconds=args.fault_hold),
+            rate_limit=args.rate_limit,
+            rate_limit_window=timedelta(seconds=args.rate_limit_window),
+            bench_doors=args.bench_doors,
             webhook_url=args.webhook_url,
             webhook_secret=args.webhook_secret,
         )

@@ -47,6 +47,9 @@ SIGNAL_HILL = Site(303, "Signal Hill Inn", "America/St_Johns")
 CASA_ALFAMA = Site(404, "Casa Alfama Guesthouse", "Europe/Lisbon")
 # Connected with Denver's zone while its user levels are in Phoenix time: see _lakeside().
 LAKESIDE = Site(505, "Lakeside Cabins", "America/Denver")
+# Extra doors for benchmarks (``--bench-doors``): one plain guest level each, in Lisbon time.
+BENCH_SITE = Site(909, "Benchmark Suites", "Europe/Lisbon")
+_BENCH_NAMESPACE = uuid.UUID("5e4a0000-0000-4000-8000-00000000b001")
 
 
 def _slot(
@@ -326,6 +329,26 @@ def _august() -> dict[str, Any]:
         "workspace_id": WORKSPACE_ID,
         "created_at": CREATED_AT,
     }
+
+
+def bench_device_id(number: int) -> str:
+    """The stable device id of benchmark door ``number`` (1-based)."""
+    return str(uuid.uuid5(_BENCH_NAMESPACE, f"door-{number}"))
+
+
+def bench_devices(count: int) -> list[dict[str, Any]]:
+    """``count`` extra Oracode doors, "Suite 1" to "Suite <count>", for load and throughput runs."""
+    zone = BENCH_SITE.iana_timezone
+    return [
+        _door(
+            bench_device_id(number),
+            BENCH_SITE,
+            name=f"Suite {number}",
+            door_id=1000 + number,
+            slots=[_slot(bench_device_id(number), "Guest 15:00-11:00", 1, "15:00", "11:00", zone)],
+        )
+        for number in range(1, count + 1)
+    ]
 
 
 def demo_devices() -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ another process, with the same controls over HTTP under ``/_simulator/``:
 
 - ``POST /_simulator/faults`` ``{"endpoint", "kind", "count"?, "hold_seconds"?}``; ``GET`` lists them
 - ``POST /_simulator/reset``
-- ``GET /_simulator/state``: the codes, create calls per device, pending faults, the time
+- ``GET /_simulator/state``: the codes, create calls per device, requests per API path, creates
+  refused by the rate limit per device, pending faults, the time
 - ``POST /_simulator/clock`` ``{"advance_seconds": N}``; ``GET`` tells the simulator's time
 
 Controls need the same API key as the API. Neither the key nor any PIN is ever logged.
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from locks.simulator import demo
 from locks.simulator.api import ApiError, SeamApi, access_code_json, format_instant, invalid_input
 from locks.simulator.oracode import Schedule
 from locks.simulator.store import Store
@@ -66,8 +68,10 @@ class SimulatorServer:
 
     ``clock`` returns the aware UTC time (real time by default); ``advance_clock`` shifts it.
     ``mode`` "quick" sets codes ``set_after`` creation; "realistic" programs them
-    ``program_lead`` before they start, taking ``setting_duration``. Raises ``ValueError`` for
-    a non-loopback host, an unknown mode, or an unusable state file.
+    ``program_lead`` before they start, taking ``setting_duration``. Seam's per-door limit of
+    ``rate_limit`` creates per ``rate_limit_window`` (a minute) can be scaled down in time for
+    benchmarks; ``bench_doors`` adds that many doors (``demo.bench_devices``). Raises
+    ``ValueError`` for a non-loopback host, an unknown mode, or an unusable state file.
     """
 
     def __init__(
@@ -85,6 +89,8 @@ class SimulatorServer:
         setting_duration: timedelta = timedelta(seconds=90),
         fault_hold: timedelta = timedelta(seconds=30),
         rate_limit: int = 10,
+        rate_limit_window: timedelta = timedelta(seconds=60),
+        bench_doors: int = 0,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
     ) -> None:
@@ -106,7 +112,17 @@ class SimulatorServer:
             setting_duration=setting_duration,
         )
         self.store = Store(Path(state_path) if state_path is not None else None)
-        self.api = SeamApi(store=self.store, schedule=self.schedule, rate_limit=rate_limit)
+        if rate_limit_window <= timedelta(0):
+            raise ValueError("rate_limit_window must be positive")
+        if bench_doors < 0:
+            raise ValueError("bench_doors must not be negative")
+        self.api = SeamApi(
+            store=self.store,
+            schedule=self.schedule,
+            devices=[*demo.demo_devices(), *demo.bench_devices(bench_doors)],
+            rate_limit=rate_limit,
+            rate_limit_window=rate_limit_window,
+        )
         self._clock = clock or real_clock
         self._clock_offset = timedelta(0)
         self._faults: list[Fault] = []
@@ -233,6 +249,18 @@ class SimulatorServer:
         ]
 
     @property
+    def requests(self) -> dict[str, int]:
+        """API path -> requests received (controls under /_simulator/ are not counted)."""
+        with self.store.lock:
+            return dict(self.store.requests)
+
+    @property
+    def rate_limited(self) -> dict[str, int]:
+        """device_id -> creates the per-door rate limit refused with a 429 (injected ones aside)."""
+        with self.store.lock:
+            return dict(self.store.rate_limited)
+
+    @property
     def create_calls(self) -> dict[str, int]:
         """device_id -> create requests that named it, faulted and refused ones included."""
         with self.store.lock:
@@ -244,6 +272,8 @@ class SimulatorServer:
             "mode": self.mode,
             "access_codes": self.access_codes(),
             "create_calls": self.create_calls,
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
             "faults": self.faults(),
         }
 
@@ -359,6 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             return self._send(exc.status, exc.body(request_id), request_id, exc.headers)
 
+        simulator.api.note_request(path)
         if method == "POST" and path.rstrip("/") == "/access_codes/create":
             simulator.api.note_create_call(params)
         fault = simulator.take_fault(path)

@@ -29,6 +29,10 @@ class Store:
         self.delivered_events: set[str] = set()
         # device_id -> when recent creates happened, for the per-device rate limit. Not saved.
         self.recent_creates: dict[str, deque[datetime]] = {}
+        # API path -> requests received, and device_id -> creates refused by the rate limit
+        # (not injected 429s): what benchmarks read to count calls per code. Not saved.
+        self.requests: dict[str, int] = {}
+        self.rate_limited: dict[str, int] = {}
         if path is not None and path.exists():
             self._load(path)
 
@@ -61,6 +65,8 @@ class Store:
             self.create_calls.clear()
             self.delivered_events.clear()
             self.recent_creates.clear()
+            self.requests.clear()
+            self.rate_limited.clear()
             self.save()
 
     def _load(self, path: Path) -> None:

@@ -187,6 +187,20 @@ def test_each_code_event_records_and_queues_one_refresh(
     assert waiting_code.events.filter(kind=Kind.WEBHOOK, message=event_type).count() == 1
 
 
+def test_a_created_event_is_recorded_but_costs_no_call_to_seam(
+    client: Client, waiting_code: AccessCode, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    # The create call's own answer already stored what this event says.
+    body = event_body("access_code.created", waiting_code.seam_access_code_id)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = post(client, body, svix_headers(body))
+
+    assert response.status_code == 204
+    assert callbacks == []
+    assert waiting_code.events.filter(kind=Kind.WEBHOOK, message="access_code.created").count() == 1
+
+
 def test_a_redelivery_is_acknowledged_and_handled_once(
     client: Client, waiting_code: AccessCode, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:

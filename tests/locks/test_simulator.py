@@ -11,12 +11,15 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 from standardwebhooks import Webhook
 
+from locks.seam import SeamClient, SeamTransientError
 from locks.simulator import demo
+from locks.simulator.__main__ import main as simulator_main
 from locks.simulator.server import SimulatorServer
 from locks.timeslots import parse_slot_time, slot_prefix
 from tests.fixtures.simulator import SIMULATOR_API_KEY, FakeClock
@@ -621,3 +624,43 @@ def _window_next_month() -> tuple[str, str]:
     departure = arrival + timedelta(days=3)
     ends_at = datetime(departure.year, departure.month, departure.day, 11, tzinfo=zone)
     return starts_at.isoformat(), ends_at.isoformat()
+
+
+# Benchmark controls: a scaled rate-limit window, request counts, extra doors
+
+
+def test_the_rate_limit_window_can_be_scaled_down(start_seam_simulator):
+    clock = FakeClock(datetime(2030, 6, 1, 12, tzinfo=UTC))
+    sim = start_seam_simulator(rate_limit=2, rate_limit_window=timedelta(seconds=5), bench_doors=3, clock=clock)
+    client = SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=2.0, read_retries=0)
+    door = demo.bench_device_id(3)
+    assert door in {lock.device_id for lock in client.list_locks()}
+
+    def create(day: int) -> None:
+        zone = ZoneInfo("Europe/Lisbon")
+        client.create_offline_access_code(
+            device_id=door,
+            name=f"guest {day}",
+            starts_at=datetime(2030, 7, day, 15, tzinfo=zone),
+            ends_at=datetime(2030, 7, day + 2, 11, tzinfo=zone),
+            max_time_rounding="1h",
+        )
+
+    create(1)
+    create(2)
+    with pytest.raises(SeamTransientError) as refused:
+        create(3)
+    assert refused.value.status_code == 429
+    clock.advance(seconds=5)
+    create(3)
+
+    assert sim.rate_limited == {door: 1}
+    assert sim.requests == {"/devices/list": 1, "/access_codes/create": 4}
+    sim.reset()
+    assert sim.requests == {}
+    assert sim.rate_limited == {}
+
+
+def test_the_command_line_refuses_a_rate_limit_window_of_zero():
+    with pytest.raises(SystemExit):
+        simulator_main(["--rate-limit-window", "0", "--port", "0"])
