@@ -4,7 +4,7 @@ from datetime import date
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from codes.changes import with_live_code_counts
@@ -57,19 +57,22 @@ def reservations_for_user(
         reservations = reservations.filter(arrival__gte=arrival_from)
     if arrival_to:
         reservations = reservations.filter(arrival__lte=arrival_to)
+    # Code conditions as EXISTS subqueries, not joins: a join would repeat a stay per code and
+    # need DISTINCT, which makes the database compare every selected column of every row.
+    codes = AccessCode.objects.filter(reservation=OuterRef("pk"))
     if state == "none":
-        reservations = reservations.filter(access_codes__isnull=True)
+        reservations = reservations.filter(~Exists(codes))
     elif state == "late":
-        reservations = reservations.filter(
-            access_codes__escalation__in=[AccessCode.Escalation.WARNING, AccessCode.Escalation.URGENT]
-        ).exclude(access_codes__status=AccessCode.Status.SET)
+        late = [AccessCode.Escalation.WARNING, AccessCode.Escalation.URGENT]
+        reservations = reservations.filter(Exists(codes.filter(escalation__in=late))).exclude(
+            Exists(codes.filter(status=AccessCode.Status.SET))
+        )
     elif state:
-        reservations = reservations.filter(access_codes__status=state)
+        reservations = reservations.filter(Exists(codes.filter(status=state)))
     if search:
         reservations = reservations.filter(Q(guest_name__icontains=search) | Q(guest_email__icontains=search))
     return (
-        reservations.distinct()
-        .select_related("site", "lock")
+        reservations.select_related("site", "lock")
         .prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first()))
         .order_by("arrival", "guest_name", "pk")
     )
