@@ -39,8 +39,14 @@ test: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
-bench: install
+# Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL: the server and db number of `.ci/run` by
+# default); creates and drops its own database `oracode_bench`. See docs/benchmarks.md.
+bench: $(VENV)/.bench-installed
 	$(PY) bench/run.py
+
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --build-constraint build-constraints.txt -r requirements-bench.txt
+	@touch $@
 
 clean:
 	rm -rf var/celery var/cache var/mail var/celerybeat-schedule*

@@ -1,0 +1,620 @@
+"""The four benchmark scenarios, their goals, the table and the plots (see bench/run.py).
+
+Runs inside the benchmark's Django process (settings already point at its database and
+Redis); the Celery worker, beat, gunicorn and the simulator are separate processes.
+"""
+
+import csv
+import random
+import statistics
+import subprocess
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from bench import procs
+from codes.models import AccessCode
+from codes.windows import offer_windows
+from locks.models import Lock
+from locks.seam import SeamClient
+from locks.services import locks_sync
+from locks.simulator import demo
+from properties.models import Reservation, Site
+from properties.services import reservation_create
+
+Status = AccessCode.Status
+
+# Seam's cap, scaled: 10 creates per door per SCALED_WINDOW seconds instead of per minute.
+CAP = 10
+SCALED_WINDOW = 12.0
+# Our margin on that window, scaled like the window (a second on Seam's real minute).
+SCALED_MARGIN = 0.2
+SIM_DOORS = 100
+WORKER_CONCURRENCY = 4
+
+GOALS = {
+    "backfill.cap_fraction": (">=", 0.9),
+    "backfill.rate_limited": ("<=", 0),
+    "calls_per_code.webhook": ("<=", 1.2),
+    "calls_per_code.polling": ("<=", 1.2),
+    "dashboard.p95_ms": ("<=", 1500.0),
+    "dashboard.queries_per_page": ("<=", 15),
+    "dashboard.queries_constant": ("==", True),
+    "drill.duplicates": ("<=", 0),
+    "drill.lost": ("<=", 0),
+    "drill.seconds_to_all_set": ("<=", 300.0),
+    "pages.list_page_ms": ("<=", 400.0),
+    "pages.list_page_queries": ("<=", 12),
+    "pages.dashboard_ms": ("<=", 600.0),
+    "pages.offer_windows_us": ("<=", 2000.0),
+}
+
+
+@dataclass
+class Context:
+    env: dict[str, str]
+    logs: Path
+    web_url: str
+    api_key: str
+    next_door: int = 1
+    synced: bool = False
+    started: list[procs.Process] = field(default_factory=list)
+
+    def doors(self, count: int) -> list[Lock]:
+        """``count`` benchmark doors no earlier run has used (Lock rows synced from the simulator)."""
+        numbers = range(self.next_door, self.next_door + count)
+        self.next_door += count
+        if self.next_door > SIM_DOORS + 1:
+            raise RuntimeError("out of benchmark doors: raise SIM_DOORS")
+        ids = [demo.bench_device_id(n) for n in numbers]
+        by_id = {lock.seam_device_id: lock for lock in Lock.objects.filter(seam_device_id__in=ids)}
+        return [by_id[device_id] for device_id in ids]
+
+
+@dataclass
+class Stack:
+    sim_url: str
+    worker_env: dict[str, str]
+    context: Context
+    name: str
+    worker: procs.Process | None = None
+    beat: procs.Process | None = None
+
+    def start(self) -> None:
+        """Start the Celery worker and beat: the queued work begins."""
+        logs = self.context.logs
+        self.worker = procs.start_worker(
+            env=self.worker_env, log_dir=logs, concurrency=WORKER_CONCURRENCY, name=f"worker-{self.name}"
+        )
+        schedule = Path(self.worker_env["VAR_DIR"]) / f"beat-{self.name}"
+        self.beat = procs.start_beat(env=self.worker_env, log_dir=logs, schedule=schedule)
+
+    def state(self) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.context.api_key}"}
+        response = requests.get(f"{self.sim_url}/_simulator/state", headers=headers, timeout=30)
+        response.raise_for_status()
+        return dict(response.json()["state"])
+
+    def fault(self, endpoint: str, kind: str, count: int = 1) -> None:
+        headers = {"Authorization": f"Bearer {self.context.api_key}"}
+        body = {"endpoint": endpoint, "kind": kind, "count": count}
+        requests.post(f"{self.sim_url}/_simulator/faults", json=body, headers=headers, timeout=5).raise_for_status()
+
+    def restart_worker(self) -> None:
+        """SIGKILL the worker mid-run (pool processes and all), then start a new one."""
+        assert self.worker is not None
+        self.worker.kill()
+        time.sleep(1)
+        self.worker = procs.start_worker(
+            env=self.worker_env, log_dir=self.context.logs, concurrency=WORKER_CONCURRENCY, name="worker-restarted"
+        )
+
+
+@contextmanager
+def stack(
+    context: Context, *, name: str, webhooks: bool, sim_args: list[str], worker_env: dict[str, str]
+) -> Iterator[Stack]:
+    """A simulator for one run, on an emptied Redis db; ``start()`` adds a Celery worker and beat."""
+    redis.Redis.from_url(context.env["REDIS_URL"]).flushdb()
+    port = procs.free_port()
+    args = ["--mode", "quick", "--bench-doors", str(SIM_DOORS), *sim_args]
+    args += ["--rate-limit", str(CAP), "--rate-limit-window", str(SCALED_WINDOW)]
+    if webhooks:
+        args += ["--webhook-url", f"{context.web_url}/seam/webhook/", "--webhook-secret", webhook_secret()]
+    sim = procs.start_simulator(
+        env=context.env, log_dir=context.logs, port=port, api_key=context.api_key, args=args, name=f"simulator-{name}"
+    )
+    sim_url = f"http://127.0.0.1:{port}"
+    if not context.synced:
+        locks_sync(client=SeamClient(api_key=context.api_key, endpoint=sim_url, timeout=10.0))
+        context.synced = True
+    env = {
+        **context.env,
+        "SEAM_ENDPOINT": sim_url,
+        "SEAM_CREATE_WINDOW_SECONDS": str(SCALED_WINDOW),
+        "SEAM_CREATE_MARGIN_SECONDS": str(SCALED_MARGIN),
+        "CODES_SWEEP_INTERVAL_SECONDS": "2",
+        "LOG_LEVEL": "INFO",
+        **worker_env,
+    }
+    run = Stack(sim_url=sim_url, worker_env=env, context=context, name=name)
+    try:
+        yield run
+    finally:
+        for process in (run.beat, run.worker):
+            if process is not None:
+                process.stop()
+        sim.stop()
+
+
+def webhook_secret() -> str:
+    return str(settings.SEAM_WEBHOOK_SECRET)
+
+
+def book(locks: list[Lock], per_door: int, *, first_arrival: date) -> list[int]:
+    """Reservations through the app's own service, door after door in turn (as an import from a
+    booking system would arrive); each queues its create task on commit. Returns the code ids."""
+    ids: list[int] = []
+    for i in range(per_door):
+        arrival = first_arrival + timedelta(days=3 * i)
+        departure = arrival + timedelta(days=2)
+        for lock in locks:
+            window = offer_windows(lock.time_slots, arrival=arrival, departure=departure)[0]
+            _, code = reservation_create(
+                site=lock.site,
+                lock=lock,
+                guest_name=f"Guest {lock.name} {i}",
+                guest_email="guest@example.com",
+                arrival=arrival,
+                departure=departure,
+                window=window,
+            )
+            ids.append(code.pk)
+    return ids
+
+
+def statuses(ids: list[int]) -> Counter[str]:
+    return Counter(AccessCode.objects.filter(pk__in=ids).values_list("status", flat=True))
+
+
+def wait_all(ids: list[int], done: set[str], *, timeout: float) -> float | None:
+    """Seconds until every code is in ``done``; None when ``timeout`` passes first."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        counts = statuses(ids)
+        if sum(counts[s] for s in done) == len(ids):
+            return time.monotonic() - began
+        time.sleep(0.25)
+    return None
+
+
+def parse_instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# 1. Backfill
+
+
+def backfill(context: Context, *, doors: int = 10, per_door: int = 50) -> dict[str, Any]:
+    print(f"backfill: {doors} doors x {per_door} reservations, cap {CAP} per {SCALED_WINDOW:g} s", flush=True)
+    worker_env = {"CODES_FIRST_CHECK_SECONDS": "3", "SEAM_TIMEOUT_SECONDS": "10"}
+    sim_args = ["--setting-after", "0.5", "--set-after", "1.5"]
+    with stack(context, name="backfill", webhooks=True, sim_args=sim_args, worker_env=worker_env) as run:
+        locks = context.doors(doors)
+        # Booked first, then the worker starts: the backlog of an import, all queued at once.
+        began = time.monotonic()
+        ids = book(locks, per_door, first_arrival=date.today() + timedelta(days=30))  # noqa: DTZ011
+        booked = time.monotonic() - began
+        run.start()
+        created_after = wait_all(ids, {Status.WAITING, Status.SET}, timeout=300)
+        set_after = wait_all(ids, {Status.SET}, timeout=120)
+        state = run.state()
+    device_ids = {lock.seam_device_id for lock in locks}
+    created: dict[str, list[datetime]] = defaultdict(list)
+    for code in state["access_codes"]:
+        if code["device_id"] in device_ids:
+            created[code["device_id"]].append(parse_instant(code["created_at"]))
+    fractions = []
+    for times in created.values():
+        times.sort()
+        span = (times[-1] - times[0]).total_seconds()
+        if len(times) > CAP and span > 0:
+            # After the first window's burst, creates per second against the cap's rate.
+            fractions.append((len(times) - CAP) / span / (CAP / SCALED_WINDOW))
+    everything = sorted(t for times in created.values() for t in times)
+    start = everything[0] if everything else datetime.now(UTC)
+    offsets = [(t - start).total_seconds() for t in everything]
+    bins: Counter[int] = Counter(int(offset // 2) for offset in offsets)
+    series = [(b * 2.0, bins.get(b, 0) * 30.0) for b in range(max(bins, default=0) + 1)]
+    # The same over the last window at each point: what Seam's rolling limit sees.
+    rolling = [
+        (at / 2, sum(1 for offset in offsets if at / 2 - SCALED_WINDOW < offset <= at / 2) * 60 / SCALED_WINDOW)
+        for at in range(int(SCALED_WINDOW * 2), int(max(offsets, default=0) * 2) + 2)
+    ]
+    return {
+        "doors": doors,
+        "reservations_per_door": per_door,
+        "codes": len(ids),
+        "window_seconds": SCALED_WINDOW,
+        "margin_seconds": SCALED_MARGIN,
+        "cap_per_window": CAP,
+        "cap_fraction": round(statistics.mean(fractions), 3) if fractions else 0.0,
+        "cap_fraction_min": round(min(fractions), 3) if fractions else 0.0,
+        "codes_per_minute_per_door": round(statistics.mean(fractions) * CAP * 60 / SCALED_WINDOW, 1)
+        if fractions
+        else 0.0,
+        "rate_limited": sum(state["rate_limited"].values()),
+        "created_at_seam": len(everything),
+        "seconds": round(created_after, 1) if created_after is not None else None,
+        "seconds_to_all_set": round(created_after + set_after, 1) if created_after and set_after else None,
+        "booking_seconds": round(booked, 1),
+        "ideal_seconds": round((per_door / CAP - 1) * (SCALED_WINDOW + SCALED_MARGIN), 1),
+        "codes_per_minute_series": series,
+        "codes_per_minute_rolling": rolling,
+        "cap_codes_per_minute": doors * CAP * 60 / SCALED_WINDOW,
+    }
+
+
+# 2. Seam API calls per code
+
+
+def calls_per_code(context: Context, *, doors: int = 4, counts: tuple[int, ...] = (1, 5, 20)) -> dict[str, Any]:
+    result: dict[str, Any] = {"doors": doors, "runs": []}
+    worker_env = {"CODES_FIRST_CHECK_SECONDS": "4", "SEAM_TIMEOUT_SECONDS": "10"}
+    sim_args = ["--setting-after", "0.5", "--set-after", "1.5"]
+    for mode in ("webhook", "polling"):
+        with stack(
+            context, name=f"calls-{mode}", webhooks=mode == "webhook", sim_args=sim_args, worker_env=worker_env
+        ) as run:
+            for per_door in counts:
+                print(f"calls per code: {mode}, {doors} doors x {per_door} codes", flush=True)
+                locks = context.doors(doors)
+                if run.worker is None:
+                    run.start()
+                before = run.state()["requests"]
+                ids = book(locks, per_door, first_arrival=date.today() + timedelta(days=30))  # noqa: DTZ011
+                seconds = wait_all(ids, {Status.SET}, timeout=120)
+                time.sleep(2.5)  # a late webhook refresh or sweep still counts
+                after = run.state()["requests"]
+                delta = {path: after.get(path, 0) - before.get(path, 0) for path in after}
+                creates = delta.get("/access_codes/create", 0)
+                reads = delta.get("/access_codes/get", 0) + delta.get("/access_codes/list", 0)
+                result["runs"].append(
+                    {
+                        "mode": mode,
+                        "codes_per_door": per_door,
+                        "codes": len(ids),
+                        "seconds_to_all_set": round(seconds, 1) if seconds is not None else None,
+                        "creates_per_code": round(creates / len(ids), 2),
+                        "status_calls_per_code": round(reads / len(ids), 2),
+                        "all_calls_per_code": round(sum(delta.values()) / len(ids), 2),
+                        "requests": delta,
+                    }
+                )
+    for mode in ("webhook", "polling"):
+        runs = [r for r in result["runs"] if r["mode"] == mode]
+        # The headline is the worst of the counts: it must stay low as codes per door grow.
+        result[mode] = max(r["status_calls_per_code"] for r in runs)
+        result[f"{mode}_all_calls"] = max(r["all_calls_per_code"] for r in runs)
+    return result
+
+
+# 3. Dashboard under load
+
+
+def dashboard(context: Context, *, locust: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the in-process page timings of the old bench, the load test) on 100 doors, up to 10,000 stays."""
+    site = Site.objects.create(name="Dashboard Bench", timezone="Europe/Lisbon")
+    slots = demo.bench_devices(1)[0]["properties"]["dormakaba_oracode_metadata"]["predefined_time_slots"]
+    locks = Lock.objects.bulk_create(
+        Lock(site=site, seam_device_id=f"dash-{i}", name=f"Dash {i}", timezone="Europe/Lisbon", time_slots=slots)
+        for i in range(100)
+    )
+    user = get_user_model().objects.create_user("bench", password="bench-password-123", is_staff=True)
+    site.staff.add(user)
+    client = Client()
+    client.force_login(user)
+    session = client.cookies["sessionid"].value
+    pages = {"dashboard": "/", "reservations": "/reservations/"}
+    sizes = (1000, 2500, 5000, 10000) if locust else (10000,)
+    points: list[dict[str, Any]] = []
+    rows = 0
+    for size in sizes:
+        _fill(site, locks, rows, size)
+        rows = size
+        point: dict[str, Any] = {"reservations": size}
+        for page, path in pages.items():
+            point[f"{page}_queries"] = _queries(client, path)
+            if locust:
+                print(f"dashboard: {size} reservations, {page} under 20 clients", flush=True)
+                point.update({f"{page}_{k}": v for k, v in _locust(context, path, session, f"{page}-{size}").items()})
+        points.append(point)
+
+    from codes.windows import offer_windows as windows
+
+    old: dict[str, float] = {}
+    old["list_page_ms"], old["list_page_queries"] = _timed(client, "/reservations/?page=50")
+    old["dashboard_ms"], _ = _timed(client, "/")
+    began = time.perf_counter()
+    for i in range(2000):
+        arrival = date(2031, 1, 1) + timedelta(days=i % 300)
+        windows(slots, arrival=arrival, departure=arrival + timedelta(days=3), now=datetime(2030, 1, 1, tzinfo=UTC))
+    old["offer_windows_us"] = (time.perf_counter() - began) / 2000 * 1e6
+    old = {k: round(v, 1) for k, v in old.items()}
+    old["reservations"] = rows
+
+    last = points[-1]
+    queries = [p[f"{page}_queries"] for p in points for page in pages]
+    result: dict[str, Any] = {
+        "reservations": rows,
+        "doors": len(locks),
+        "clients": 20,
+        "queries_per_page": max(queries),
+        "queries_constant": all(
+            p[f"{page}_queries"] == points[0][f"{page}_queries"] for p in points for page in pages
+        ),
+        "points": points,
+    }
+    if locust:
+        result["p50_ms"] = max(last["dashboard_p50_ms"], last["reservations_p50_ms"])
+        result["p95_ms"] = max(last["dashboard_p95_ms"], last["reservations_p95_ms"])
+    return old, result
+
+
+def _fill(site: Site, locks: list[Lock], start: int, end: int) -> None:
+    """Reservations ``start`` to ``end``, spread over the doors and a year, with codes in every
+    state the dashboard shows (set, waiting well ahead of its next check, failed)."""
+    base = datetime(2031, 1, 1, 15, tzinfo=UTC)
+    reservations = Reservation.objects.bulk_create(
+        Reservation(
+            site=site,
+            lock=locks[i % len(locks)],
+            guest_name=f"Guest {i}",
+            guest_email=f"guest{i}@example.com",
+            arrival=date(2031, 1, 1) + timedelta(days=(i // len(locks)) * 3 % 360),
+            departure=date(2031, 1, 3) + timedelta(days=(i // len(locks)) * 3 % 360),
+        )
+        for i in range(start, end)
+    )
+    codes = []
+    for i, reservation in zip(range(start, end), reservations, strict=True):
+        kind = i % 20
+        status = Status.FAILED if kind == 0 else Status.WAITING if kind < 3 else Status.SET
+        starts_at = base + timedelta(days=(i // len(locks)) * 3 % 360)
+        codes.append(
+            AccessCode(
+                reservation=reservation,
+                lock=reservation.lock,
+                name=f"R{reservation.pk} Guest {i}",
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(days=2),
+                timezone="Europe/Lisbon",
+                status=status,
+                code="123456" if status == Status.SET else "",
+                seam_access_code_id=f"dash-{reservation.pk}" if status != Status.FAILED else "",
+                next_check_at=starts_at - timedelta(hours=2) if status == Status.WAITING else None,
+                last_error_type="dormakaba_oracode_invalid_time_range" if status == Status.FAILED else "",
+            )
+        )
+    AccessCode.objects.bulk_create(codes)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def _queries(client: Client, path: str) -> int:
+    client.get(path)
+    connection.queries_log.clear()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(queries)
+
+
+def _timed(client: Client, path: str, runs: int = 10) -> tuple[float, int]:
+    queries = _queries(client, path)
+    began = time.perf_counter()
+    for _ in range(runs):
+        assert client.get(path).status_code == 200
+    return (time.perf_counter() - began) / runs * 1000, queries
+
+
+def _locust(context: Context, path: str, session: str, name: str, seconds: int = 8) -> dict[str, float]:
+    prefix = context.logs / f"locust-{name}"
+    command = [str(procs.BIN / "locust"), "-f", str(procs.ROOT / "bench" / "locustfile.py"), "--headless"]
+    command += ["-u", "20", "-r", "20", "-t", f"{seconds}s", "--host", context.web_url, "--csv", str(prefix)]
+    command += ["--only-summary", "--loglevel", "WARNING"]
+    env = {**context.env, "BENCH_PATH": path, "BENCH_SESSION": session}
+    with (context.logs / "locust.log").open("a") as log:
+        subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=seconds + 60, check=False)  # noqa: S603
+    with Path(f"{prefix}_stats.csv").open(newline="") as stats:
+        row = next(r for r in csv.DictReader(stats) if r["Name"] == path)
+    return {
+        "p50_ms": float(row["50%"]),
+        "p95_ms": float(row["95%"]),
+        "rps": round(float(row["Requests/s"]), 1),
+        "requests": int(row["Request Count"]),
+        "failures": int(row["Failure Count"]),
+    }
+
+
+# 4. Fault drill
+
+
+def drill(context: Context, *, doors: int = 10, per_door: int = 25) -> dict[str, Any]:
+    print(f"drill: {doors} doors x {per_door} reservations, faults and a killed worker", flush=True)
+    worker_env = {"CODES_FIRST_CHECK_SECONDS": "3", "SEAM_TIMEOUT_SECONDS": "2"}
+    sim_args = ["--setting-after", "0.5", "--set-after", "1.5", "--fault-hold", "5"]
+    injected: Counter[str] = Counter()
+    with stack(context, name="drill", webhooks=True, sim_args=sim_args, worker_env=worker_env) as run:
+        locks = context.doors(doors)
+        rng = random.Random(7)  # noqa: S311 - a repeatable drill, not cryptography
+        kinds = [
+            ("/access_codes/create", "timeout_after_store"),
+            ("/access_codes/create", "error_500"),
+            ("/access_codes/create", "rate_limit_429"),
+            ("/access_codes/create", "connection_reset"),
+            ("/access_codes/get", "error_500"),
+            ("/access_codes/list", "connection_reset"),
+            ("/access_codes/get", "timeout_after_store"),
+        ]
+        stop = threading.Event()
+
+        def inject() -> None:
+            # A fault every half second for the first 20 s, on whatever request comes next.
+            for _ in range(40):
+                if stop.wait(0.5):
+                    return
+                endpoint, kind = rng.choice(kinds)
+                run.fault(endpoint, kind)
+                injected[f"{endpoint} {kind}"] += 1
+
+        injector = threading.Thread(target=inject, daemon=True)
+        run.start()
+        began = time.monotonic()
+        injector.start()
+        ids = book(locks, per_door, first_arrival=date.today() + timedelta(days=30))  # noqa: DTZ011
+        # Kill the worker with SIGKILL once part of the codes exist, then start a new one.
+        procs.wait_until(
+            lambda: statuses(ids)[Status.WAITING] + statuses(ids)[Status.SET] >= len(ids) // 3,
+            timeout=120,
+            what="a third of the codes",
+        )
+        killed_at = time.monotonic() - began
+        in_flight = statuses(ids)[Status.CREATING]
+        run.restart_worker()
+        seconds = wait_all(ids, {Status.SET}, timeout=300)
+        stop.set()
+        injector.join(timeout=5)
+        total = time.monotonic() - began
+        state = run.state()
+    rows = AccessCode.objects.filter(pk__in=ids)
+    names = {row.name: row for row in rows}
+    at_seam = [c for c in state["access_codes"] if c["device_id"] in {lock.seam_device_id for lock in locks}]
+    per_name = Counter(c["name"] for c in at_seam)
+    duplicates = sum(n - 1 for n in per_name.values() if n > 1) + sum(1 for n in per_name if n not in names)
+    seam_ids = {c["access_code_id"] for c in at_seam}
+    lost = sum(1 for row in rows if row.status != Status.SET or row.seam_access_code_id not in seam_ids)
+    return {
+        "codes": len(ids),
+        "doors": doors,
+        "faults_injected": dict(injected),
+        "worker_killed_at_seconds": round(killed_at, 1),
+        "creating_when_killed": in_flight,
+        "duplicates": duplicates,
+        "lost": lost,
+        "seconds_to_all_set": round(total, 1) if seconds is not None else None,
+        "faults_not_reached": sum(fault["remaining"] for fault in state["faults"]),
+        "rate_limited": sum(state["rate_limited"].values()),
+        "statuses": dict(statuses(ids)),
+    }
+
+
+# Goals, table, plots
+
+
+def _value(report: dict[str, Any], key: str) -> Any:
+    section, name = key.split(".", 1)
+    return report.get(section, {}).get(name)
+
+
+def check_goals(report: dict[str, Any]) -> list[str]:
+    missed = []
+    for key, (op, target) in GOALS.items():
+        if key.split(".")[0] not in report:
+            continue
+        value = _value(report, key)
+        ok = value is not None and (
+            (op == ">=" and value >= target) or (op == "<=" and value <= target) or (op == "==" and value == target)
+        )
+        if not ok:
+            missed.append(f"{key} = {value} (goal {op} {target})")
+    return missed
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [f"{'measure':36} {'value':>12}   goal", "-" * 64]
+    for key, (op, target) in GOALS.items():
+        if key.split(".")[0] not in report:
+            continue
+        value = _value(report, key)
+        missed = any(m.startswith(f"{key} ") for m in report.get("missed", []))
+        shown = (
+            "-"
+            if value is None
+            else f"{value:g}"
+            if isinstance(value, float | int) and not isinstance(value, bool)
+            else str(value)
+        )
+        lines.append(f"{key:36} {shown:>12}   {op} {target}   {'MISSED' if missed else 'ok'}")
+    extra = [
+        ("backfill.seconds", "s until every code was created"),
+        ("backfill.codes", "codes"),
+        ("calls_per_code.webhook_all_calls", "all calls per code, create included"),
+        ("calls_per_code.polling_all_calls", "all calls per code, create included"),
+        ("dashboard.p50_ms", "ms"),
+        ("drill.codes", "codes"),
+    ]
+    lines.append("-" * 64)
+    for key, note in extra:
+        if key.split(".")[0] in report:
+            lines.append(f"{key:36} {_value(report, key)!s:>12}   {note}")
+    for run in report.get("calls_per_code", {}).get("runs", []):
+        lines.append(
+            f"  calls {run['mode']:8} {run['codes_per_door']:>3} codes/door: "
+            f"{run['status_calls_per_code']:.2f} status + {run['creates_per_code']:.2f} create per code"
+        )
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = report.get("dashboard", {}).get("points", [])
+    if points and "dashboard_p50_ms" in points[0]:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        sizes = [p["reservations"] for p in points]
+        for page, label in (("dashboard", "dashboard /"), ("reservations", "reservation list")):
+            ax.plot(sizes, [p[f"{page}_p50_ms"] for p in points], marker="o", label=f"{label} p50")
+            ax.plot(sizes, [p[f"{page}_p95_ms"] for p in points], marker="o", linestyle="--", label=f"{label} p95")
+        ax.set_xlabel("reservations (100 doors)")
+        ax.set_ylabel("latency, ms (20 concurrent clients)")
+        ax.set_title("Pages served by gunicorn under locust")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "dashboard_latency.png", dpi=110)
+        plt.close(fig)
+    series = report.get("backfill", {}).get("codes_per_minute_series", [])
+    if series:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot([s[0] for s in series], [s[1] for s in series], drawstyle="steps-post", label="created, 2 s bins")
+        rolling = report["backfill"].get("codes_per_minute_rolling", [])
+        ax.plot([s[0] for s in rolling], [s[1] for s in rolling], label="over the last window (as Seam counts)")
+        cap = report["backfill"]["cap_codes_per_minute"]
+        ax.axhline(cap, color="red", linestyle="--", label="Seam's cap (all doors)")
+        ax.set_xlabel("seconds since the first create")
+        ax.set_ylabel("codes per minute (scaled time)")
+        window = report["backfill"]["window_seconds"]
+        ax.set_title(f"Backfill: {report['backfill']['doors']} doors, cap {CAP} per {window:g} s per door")
+        ax.set_ylim(bottom=0)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "backfill_rate.png", dpi=110)
+        plt.close(fig)
