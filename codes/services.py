@@ -30,6 +30,7 @@ from django.core.mail import send_mail as send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from codes.models import AccessCode, AccessCodeEvent, SeamCreateCall, WebhookDelivery
 from codes.windows import Window
@@ -496,7 +497,9 @@ def access_codes_escalate(*, now: datetime) -> list[AccessCode]:
     """Warn the site's staff about codes still not set close to check-in; returns those escalated.
 
     A warning when a code is still not set ``CODES_WARN_HOURS`` before it starts, urgent at
-    ``CODES_URGENT_HOURS``. Each level is sent once per code (conditional update).
+    ``CODES_URGENT_HOURS``. Each level is sent once per code (conditional update). A code Seam
+    says it will program later (``deferring_creation``, about an hour before it starts) is on
+    schedule, not late, until that time is ``DEFERRAL_GRACE`` past.
     """
     warn_at = now + timedelta(hours=settings.CODES_WARN_HOURS)
     urgent_at = now + timedelta(hours=settings.CODES_URGENT_HOURS)
@@ -513,12 +516,31 @@ def access_codes_escalate(*, now: datetime) -> list[AccessCode]:
     ):
         candidates = AccessCode.objects.filter(not_set, starts_at__lte=deadline, escalation__in=below)
         for code in candidates.select_related("reservation__site", "lock"):
+            if _deferred_on_schedule(code, now):
+                continue
             # not_set again: a refresh may have set the code since it was selected.
             if AccessCode.objects.filter(not_set, pk=code.pk, escalation__in=below).update(escalation=level):
                 code.escalation = level
                 _notify_staff(code, level)
                 escalated.append(code)
     return escalated
+
+
+# Seam programs an offline code about an hour before it starts; a code still deferred this
+# long after the time Seam gave is late after all.
+DEFERRAL_GRACE = timedelta(minutes=15)
+
+
+def _deferred_on_schedule(code: AccessCode, now: datetime) -> bool:
+    """True while Seam's ``deferring_creation`` mutation says the code is programmed later."""
+    mutations = code.pending_mutations if isinstance(code.pending_mutations, list) else []
+    for mutation in mutations:
+        if not isinstance(mutation, dict) or mutation.get("mutation_code") != "deferring_creation":
+            continue
+        scheduled_at = parse_datetime(str(mutation.get("scheduled_at") or ""))
+        if scheduled_at is not None and scheduled_at.tzinfo is not None and now < scheduled_at + DEFERRAL_GRACE:
+            return True
+    return False
 
 
 def _notify_staff(code: AccessCode, level: str) -> None:

@@ -184,6 +184,24 @@ def test_codes_of_a_cancelled_stay_or_superseded_by_a_date_change_are_not_escala
     assert mailoutbox == []
 
 
+def test_a_code_seam_defers_on_purpose_is_escalated_only_once_its_scheduled_time_is_past(
+    ocean: Site, mailoutbox: list[EmailMessage]
+) -> None:
+    # Seam programs offline codes about an hour before they start, and says so.
+    code = make_code(ocean, status=Status.WAITING)
+    scheduled_at = code.starts_at - timedelta(hours=1)
+    deferral = {"mutation_code": "deferring_creation", "scheduled_at": scheduled_at.isoformat()}
+    AccessCode.objects.filter(pk=code.pk).update(pending_mutations=[deferral])
+
+    assert access_codes_escalate(now=before_check_in(code, hours=23)) == []
+    assert access_codes_escalate(now=before_check_in(code, hours=1.5)) == []
+    assert access_codes_escalate(now=scheduled_at + timedelta(minutes=10)) == [], "within the grace"
+    assert mailoutbox == []
+
+    assert access_codes_escalate(now=scheduled_at + timedelta(minutes=20)) == [code]
+    assert [m.subject for m in mailoutbox] == ["[URGENT] Code for Ana Souza not set"]
+
+
 def test_a_code_whose_window_has_ended_is_not_escalated(code: AccessCode, mailoutbox: list[EmailMessage]) -> None:
     assert access_codes_escalate(now=code.ends_at + timedelta(minutes=1)) == []
     assert access_codes_escalate(now=code.ends_at) == []
