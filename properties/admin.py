@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from properties.models import Reservation, Site
 
@@ -15,11 +16,15 @@ class SiteAdmin(admin.ModelAdmin[Site]):
 class ReservationAdmin(admin.ModelAdmin[Reservation]):
     list_display = ["guest_name", "guest_email", "site", "lock", "arrival", "departure", "cancelled_at"]
     list_filter = ["site", "arrival", ("cancelled_at", admin.EmptyFieldListFilter)]
-    # Dates and cancellation change codes at Seam: they go through the dashboard's change and
-    # cancel pages, which plan the codes, never through a plain edit here.
-    readonly_fields = ["arrival", "departure", "cancelled_at", "cancelled_by", "created_at"]
+    readonly_fields = ["cancelled_at", "cancelled_by", "created_at"]
     search_fields = ["guest_name", "guest_email", "lock__name"]
     date_hierarchy = "arrival"
     list_select_related = ["site", "lock"]
     autocomplete_fields = ["site"]
     raw_id_fields = ["lock"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Reservation | None = None) -> list[str]:
+        # A saved stay's dates decide its codes at Seam: they change on the dashboard's change
+        # page, which plans the codes, never through a plain edit here.
+        readonly = list(self.readonly_fields)
+        return [*readonly, "arrival", "departure"] if obj is not None else readonly

@@ -1,15 +1,16 @@
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from codes.changes import Capacity, capacity, capacity_refusal, change_plans, live_codes
+from codes.changes import Capacity, capacity, capacity_refusal, change_plans, current_codes, live_codes
 from codes.models import AccessCode
 from codes.plans import ChangePlan, Plan, find_plan, offer_plans
-from codes.windows import explain_no_windows
+from codes.windows import explain_no_windows, format_local, zone_abbreviation
 from locks.models import Lock
 from properties.models import Reservation, Site
 from properties.selectors import sites_for_user
@@ -202,12 +203,31 @@ class ReservationChangeForm(forms.Form):
             else:
                 self.plans = change_plans(reservation, arrival=arrival, departure=departure, now=now)
                 if not self.plans:
-                    self.no_plan_reasons = explain_no_windows(
-                        lock.time_slots, arrival=arrival, departure=departure, now=now, lock_timezone=lock.timezone
-                    ) or ["No code of this door fits these dates: try other dates."]
+                    self.no_plan_reasons = (
+                        self._extension_reasons(arrival, departure)
+                        or explain_no_windows(
+                            lock.time_slots, arrival=arrival, departure=departure, now=now, lock_timezone=lock.timezone
+                        )
+                        or ["No code of this door fits these dates: try other dates."]
+                    )
         plan_field = self.fields["plan"]
         assert isinstance(plan_field, forms.ChoiceField)
         plan_field.choices = [(p.key, p.summary) for p in self.plans]
+
+    def _extension_reasons(self, arrival: date, departure: date) -> list[str]:
+        """Why a stay under way cannot be extended without a gap, when that is the reason."""
+        old = self.reservation
+        codes = current_codes(old)
+        if not codes or arrival > old.arrival or departure < old.departure:
+            return []
+        last = max(codes, key=lambda code: code.ends_at)
+        ends = last.ends_at.astimezone(ZoneInfo(last.timezone))
+        return [
+            f"The guest's code works until {format_local(ends)} ({last.timezone}, {zone_abbreviation(ends)}). "
+            "A continuation code must start before then and in the future, and no level of this door has a "
+            "check-in in between. Book the extra nights as a new reservation from the next check-in (the "
+            "guest will be without a working code in between: arrange a key), or choose other dates."
+        ]
 
     def _date(self, name: str) -> date | None:
         raw = self.data.get(name) if self.is_bound else self.initial.get(name)

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
@@ -171,7 +172,10 @@ def test_the_admin_lists_ledger_codes_and_acknowledges_them(client, ocean):
     page = client.get(reverse("admin:codes_accesscode_changelist"), {"ledger_reason": "moved"}).content.decode()
     assert code.name in page
     assert client.get(reverse("admin:locks_lock_changelist")).status_code == 200
-    assert client.get(reverse("admin:properties_reservation_change", args=[code.reservation_id])).status_code == 200
+    change_page = client.get(reverse("admin:properties_reservation_change", args=[code.reservation_id]))
+    assert change_page.status_code == 200
+    assert 'name="departure"' not in change_page.content.decode(), "a saved stay's dates change on the dashboard"
+    assert 'name="departure"' in client.get(reverse("admin:properties_reservation_add")).content.decode()
 
     response = client.post(
         reverse("admin:codes_accesscode_changelist"),
@@ -181,3 +185,21 @@ def test_the_admin_lists_ledger_codes_and_acknowledges_them(client, ocean):
     assert "1 code(s) acknowledged" in response.content.decode()
     code.refresh_from_db()
     assert code.acknowledged_by == admin_user
+
+
+def test_an_extension_asked_too_late_for_a_continuation_says_what_to_do(client, ocean):
+    site, lock = ocean
+    code = created(book_stay(lock, arrival=ARRIVAL, nights=5))
+    staff = make_staff("demo", site)
+
+    # 16:00 in Los Angeles on the last night: the last check-in before the code ends has passed.
+    with time_machine.travel(datetime(2030, 9, 14, 23, tzinfo=UTC), tick=False):
+        client.force_login(staff)
+        page = client.get(
+            reverse("reservation_change", args=[code.reservation_id]),
+            {"arrival": "2030-09-10", "departure": "2030-09-17"},
+        ).content.decode()
+
+    assert "The guest&#x27;s code works until Sun 15 Sep 11:00 (America/Los_Angeles, PDT)" in page
+    assert "Book the extra nights as a new reservation" in page
+    assert 'name="plan"' not in page
