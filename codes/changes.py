@@ -120,7 +120,7 @@ def reservation_change_dates(
     for window in plan.new_windows:
         access_code_request(reservation=reservation, window=window)
     for code in AccessCode.objects.filter(pk__in=plan.keep, reservation=reservation):
-        _event(code, Kind.STATUS, f"Dates changed from {before} to {after}{by}; this code is kept for the stay.", user)
+        _event(code, Kind.DATES_CHANGED, f"From {before} to {after}{by}; this code is kept for the stay.", user)
     reason = Reason.SHORTENED if plan.kind == "shorten" else Reason.MOVED
     _ledger_update(reservation, reason=reason, now=now, user=user)
     return reservation, plan

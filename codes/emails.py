@@ -197,12 +197,12 @@ def code_window_text(access_code: AccessCode) -> str:
 
 
 def _stay_codes(code: AccessCode) -> tuple[list[AccessCode], bool]:
-    """The stay's current codes, first first (``code`` among them), and whether a code the
-    guest may hold from before a date change still opens the door."""
+    """The stay's current codes, first first (``code``, which ``_refusal`` let through, among
+    them), and whether a code the guest may hold from before a date change still opens the door."""
     siblings = list(
         AccessCode.objects.filter(reservation_id=code.reservation_id).exclude(status=AccessCode.Status.CANCELLED)
     )
-    current = sorted((c for c in siblings if c.is_current or c.pk == code.pk), key=lambda c: c.starts_at)
+    current = sorted((c for c in siblings if c.is_current), key=lambda c: c.starts_at)
     now = timezone.now()
     earlier = any(
         c.superseded_at is not None and c.status == AccessCode.Status.SET and c.ends_at > now for c in siblings
@@ -223,11 +223,10 @@ def _code_entry(number: int, code: AccessCode) -> dict[str, Any]:
     }
 
 
-def _context(code: AccessCode) -> dict[str, Any]:
+def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool) -> dict[str, Any]:
     zone = ZoneInfo(code.timezone)
     start, end = code.starts_at.astimezone(zone), code.ends_at.astimezone(zone)
     with_year = start.year != end.year
-    stay_codes, earlier = _stay_codes(code)
     return {
         # A chain or a continuation: every code with its window, so the guest knows which works when.
         "codes": [_code_entry(i, c) for i, c in enumerate(stay_codes, 1)] if len(stay_codes) > 1 else [],
@@ -246,7 +245,8 @@ def _context(code: AccessCode) -> dict[str, Any]:
 
 
 def _build_message(code: AccessCode, *, to_address: str) -> EmailMultiAlternatives:
-    context = _context(code)
+    stay_codes, earlier = _stay_codes(code)
+    context = _context(code, stay_codes, earlier)
     subject = "".join(render_to_string("codes/email/code_email_subject.txt", context).splitlines()).strip()
     message = EmailMultiAlternatives(
         subject=subject,
@@ -254,7 +254,6 @@ def _build_message(code: AccessCode, *, to_address: str) -> EmailMultiAlternativ
         to=[to_address],
     )
     message.attach_alternative(render_to_string("codes/email/code_email.html", context), "text/html")
-    stay_codes, _ = _stay_codes(code)
     span = (min(c.starts_at for c in stay_codes), max(c.ends_at for c in stay_codes))
     message.attach("stay.ics", build_code_calendar(code, span=span), "text/calendar")
     return message

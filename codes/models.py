@@ -101,13 +101,6 @@ class AccessCode(models.Model):
         return self.name
 
     @property
-    def may_exist_at_seam(self) -> bool:
-        """False only when Seam certainly never held this code: it cannot use the door's capacity."""
-        if self.status == self.Status.CANCELLED:
-            return False
-        return not (self.status == self.Status.FAILED and not self.seam_access_code_id and not self.create_sent)
-
-    @property
     def is_current(self) -> bool:
         """One of the codes the guest should use: not replaced, withdrawn or failed."""
         return self.superseded_at is None and self.status not in (self.Status.CANCELLED, self.Status.FAILED)
@@ -135,6 +128,7 @@ class AccessCodeEvent(models.Model):
         WEBHOOK = "webhook", "Webhook from Seam"
         REVEALED = "revealed", "PIN revealed"
         EMAILED = "emailed", "Emailed to guest"
+        DATES_CHANGED = "dates_changed", "Stay's dates changed"
         SUPERSEDED = "superseded", "Superseded by a date change"
         CANCELLED = "cancelled", "Cancelled"
         LEDGER = "ledger", "Listed in the ledger of live codes"

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from codes.windows import (
     MAX_CODE_DURATION,
     Window,
+    check_stay,
     describe_window,
     local_instant,
     offer_windows,
@@ -126,15 +127,12 @@ def offer_plans(
     Ordered like :func:`codes.windows.offer_windows`. Raises like it.
     """
     plans = [Plan((w,)) for w in offer_windows(time_slots, arrival=arrival, departure=departure, now=now)]
-    single_levels = {(p.windows[0].user_level_id, p.slot_name) for p in plans}
     slots = time_slots if isinstance(time_slots, list | tuple) else []
     for slot in slots:
+        # A level that fits the stay in one code gives a one-window plan here: offered above.
         chain = chain_for_slot(slot, arrival=arrival, departure=departure, now=now)
-        if chain is None or not chain.is_chain:
-            continue
-        if (chain.windows[0].user_level_id, chain.slot_name) in single_levels:
-            continue
-        plans.append(chain)
+        if chain is not None and chain.is_chain:
+            plans.append(chain)
     unique = list({p.key: p for p in reversed(plans)}.values())
     return sorted(unique, key=lambda p: (p.starts_at.astimezone(UTC), p.ends_at.astimezone(UTC), p.slot_name))
 
@@ -221,16 +219,14 @@ def plan_change(
     Empty when the dates do not change or the door offers nothing for them; raises
     ValidationError when departure is not after arrival.
     """
-    offered = offer_plans(time_slots, arrival=arrival, departure=departure, now=now)  # validates the dates too
+    check_stay(arrival, departure)
     if (arrival, departure) == (old_arrival, old_departure):
         return []
     codes = sorted(current, key=lambda c: c.starts_at)
     ids = tuple(c.pk for c in codes if c.pk is not None)
-    if not codes:
-        return [_replace(p, (), []) for p in offered]
 
-    if arrival >= old_arrival and departure <= old_departure:
-        keep = tuple(c for c in codes if not _outside(c, arrival, departure, whole=True))
+    if codes and arrival >= old_arrival and departure <= old_departure:
+        keep = tuple(c for c in codes if not _entirely_outside(c, arrival, departure))
         gone = [c for c in codes if c not in keep]
         details = [f"Keep {_code_words(c)}: it stays live until it ends." for c in keep]
         details += [f"Supersede {_code_words(c)}: it stays live until it ends." for c in gone]
@@ -248,7 +244,7 @@ def plan_change(
         ]
 
     plans: list[ChangePlan] = []
-    if arrival <= old_arrival and departure >= old_departure:
+    if codes and arrival <= old_arrival and departure >= old_departure:
         covered_from = min(c.starts_at for c in codes)
         covered_until = max(c.ends_at for c in codes)
         slots = time_slots if isinstance(time_slots, list | tuple) else []
@@ -266,8 +262,8 @@ def plan_change(
             name = added[0].slot_name if added else ""
             details = [f"Keep {_code_words(c)}." for c in codes]
             details += [
-                f"Add a continuation code: {describe_window(w.starts_at, w.ends_at, w.timezone)}, "
-                f"overlapping the current {'code' if len(codes) == 1 else 'codes'} so access never has a gap."
+                f"Add a code: {describe_window(w.starts_at, w.ends_at, w.timezone)}, overlapping the "
+                f"current {'code' if len(codes) == 1 else 'codes'} so access never has a gap."
                 for w in added
             ]
             if not added:
@@ -289,6 +285,7 @@ def plan_change(
                 )
             )
     if not plans:
+        offered = offer_plans(time_slots, arrival=arrival, departure=departure, now=now)
         plans = [_replace(p, ids, codes) for p in offered]
     return list({p.key: p for p in plans}.values())
 
@@ -379,12 +376,11 @@ def _latest_check_in_by(wall: time, zone: ZoneInfo, *, by: datetime, on_or_befor
     return None
 
 
-def _outside(code: CodeSpan, arrival: date, departure: date, *, whole: bool) -> bool:
+def _entirely_outside(code: CodeSpan, arrival: date, departure: date) -> bool:
+    """True when the code serves no night of the stay: it ends by the arrival date or starts on
+    the departure date or later."""
     first, last = code_local_dates(code)
-    if whole:
-        # Entirely outside the stay: it ends by check-in day or starts on/after departure day.
-        return last <= arrival or first >= departure
-    return first < arrival or last > departure
+    return last <= arrival or first >= departure
 
 
 def _code_words(code: CodeSpan) -> str:

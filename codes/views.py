@@ -59,7 +59,7 @@ def seam_webhook(request: HttpRequest) -> HttpResponse:
 # (404 otherwise) and answers with the code's cell, which htmx swaps in place.
 
 
-def _staff(request: HttpRequest) -> User:
+def staff_user(request: HttpRequest) -> User:
     # login_required ran first: the user is a signed-in account, never AnonymousUser.
     assert isinstance(request.user, User)
     return request.user
@@ -83,7 +83,7 @@ def code_reveal(request: HttpRequest, pk: int) -> HttpResponse:
     code = selectors.access_code_for_user(user=request.user, pk=pk)
     if not code.code:
         return _cell(request, code, notice="Seam has not given this code a PIN yet.")
-    services.access_code_reveal(access_code=code, user=_staff(request))
+    services.access_code_reveal(access_code=code, user=staff_user(request))
     return _cell(request, code, revealed=True)
 
 
@@ -92,7 +92,7 @@ def code_reveal(request: HttpRequest, pk: int) -> HttpResponse:
 def code_retry(request: HttpRequest, pk: int) -> HttpResponse:
     code = selectors.access_code_for_user(user=request.user, pk=pk)
     try:
-        code = services.access_code_retry(access_code=code, user=_staff(request))
+        code = services.access_code_retry(access_code=code, user=staff_user(request))
     except ValueError as exc:
         return _cell(request, code, notice=str(exc))
     return _cell(request, code, notice="Retrying: the code is being created again.")
@@ -106,7 +106,9 @@ def code_email(request: HttpRequest, pk: int) -> HttpResponse:
 
     code = selectors.access_code_for_user(user=request.user, pk=pk)
     try:
-        email = code_email_request(access_code=code, user=_staff(request), resend=request.POST.get("resend") == "1")
+        email = code_email_request(
+            access_code=code, user=staff_user(request), resend=request.POST.get("resend") == "1"
+        )
     except ValueError as exc:
         return _cell(request, code, notice=str(exc))
     return _cell(request, code, notice=f"Email to {email.to_address} queued.")

@@ -108,7 +108,7 @@ def offer_windows(
     none fits (see :func:`explain_no_windows` for why).
     Raises ValidationError when departure is not after arrival, ValueError for a naive ``now``.
     """
-    _check_stay(arrival, departure)
+    check_stay(arrival, departure)
     verdicts = _judge_all(time_slots, arrival=arrival, departure=departure, now_utc=_now_utc(now))
     return _unique_sorted([v for v in verdicts if isinstance(v, Window)])
 
@@ -153,7 +153,7 @@ def explain_no_windows(
     ``iana_timezone``: when given, a disagreement with the slots' zone is reported.
     Raises like :func:`offer_windows`.
     """
-    _check_stay(arrival, departure)
+    check_stay(arrival, departure)
     now_utc = _now_utc(now)
     verdicts = _judge_all(time_slots, arrival=arrival, departure=departure, now_utc=now_utc)
     windows = [v for v in verdicts if isinstance(v, Window)]
@@ -325,7 +325,8 @@ def _slot_name(slot: dict[str, Any]) -> str:
     return f"Level {prefix}" if prefix is not None else "Unnamed level"
 
 
-def _check_stay(arrival: date, departure: date) -> None:
+def check_stay(arrival: date, departure: date) -> None:
+    """Raise ValidationError unless departure is after arrival (TypeError for datetimes)."""
     # datetime is a date subclass; a time of day here would silently be dropped.
     if isinstance(arrival, datetime) or isinstance(departure, datetime):
         raise TypeError("arrival and departure must be dates, not datetimes")

@@ -42,12 +42,6 @@ class Lock(models.Model):
         return slot_timezones(slots)
 
     @property
-    def timezone_mismatch(self) -> bool:
-        """True when a slot time names a zone other than the lock's iana_timezone."""
-        zones = self.slot_timezones
-        return bool(zones) and (len(zones) > 1 or (bool(self.timezone) and zones != {self.timezone}))
-
-    @property
     def seam_warning_codes(self) -> set[str]:
         warnings: list[Any] = self.warnings if isinstance(self.warnings, list) else []
         return {str(w.get("warning_code")) for w in warnings if isinstance(w, dict) and w.get("warning_code")}

@@ -53,13 +53,6 @@ def _site_for(seam_lock: SeamLock, report: SyncReport) -> Site:
     return site
 
 
-def _has_timezone_warning(seam_lock: SeamLock) -> bool:
-    return any(
-        isinstance(w, dict) and w.get("warning_code") in {"time_zone_mismatch", "time_zone_unknown"}
-        for w in seam_lock.warnings
-    )
-
-
 @transaction.atomic
 def locks_sync(*, client: SeamClient | None = None) -> SyncReport:
     """Import every Oracode door Seam lists, creating sites from dormakaba site names.
@@ -90,7 +83,8 @@ def locks_sync(*, client: SeamClient | None = None) -> SyncReport:
             },
         )
         (report.created if created else report.updated).append(lock)
-        if lock.timezone_problem or _has_timezone_warning(seam_lock):
+        # Seam's own time-zone warnings are among the lock's warnings, which timezone_problem reads.
+        if lock.timezone_problem:
             report.timezone_mismatches.append(lock)
     report.missing_at_seam = list(Lock.objects.exclude(seam_device_id__in=seen))
     for lock in report.timezone_mismatches:

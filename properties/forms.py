@@ -7,13 +7,33 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
-from codes.changes import Capacity, capacity, capacity_refusal, change_plans, current_codes, live_codes
+from codes.changes import Capacity, capacity, change_plans, current_codes, live_codes
 from codes.models import AccessCode
 from codes.plans import ChangePlan, Plan, find_plan, offer_plans
 from codes.windows import explain_no_windows, format_local, zone_abbreviation
 from locks.models import Lock
 from properties.models import Reservation, Site
 from properties.selectors import sites_for_user
+
+
+def _value_so_far(form: forms.BaseForm, name: str) -> Any:
+    """The cleaned value of one field from the bound data, or None while it is not valid.
+
+    Unbound, the value comes from ``initial``: the htmx refresh and the change page pass what
+    was typed so far that way, to offer choices without showing "required" errors on a form
+    nobody has submitted.
+    """
+    field = form.fields[name]
+    if form.is_bound:
+        raw = field.widget.value_from_datadict(form.data, form.files, form.add_prefix(name))
+    else:
+        raw = form.initial.get(name)
+        if isinstance(raw, Site | Lock | date):
+            return raw
+    try:
+        return field.clean(raw)
+    except ValidationError:
+        return None
 
 
 class ReservationForm(forms.ModelForm[Reservation]):
@@ -57,7 +77,7 @@ class ReservationForm(forms.ModelForm[Reservation]):
         assert isinstance(lock_field, forms.ModelChoiceField)
         site_field.queryset = sites
         locks = Lock.objects.filter(site__in=sites).select_related("site").order_by("name")
-        site = self._raw_value("site")
+        site = _value_so_far(self, "site")
         if isinstance(site, Site):
             locks = locks.filter(site=site)
         lock_field.queryset = locks
@@ -71,26 +91,10 @@ class ReservationForm(forms.ModelForm[Reservation]):
         assert isinstance(window_field, forms.ChoiceField)
         window_field.choices = [(w.key, w.label) for w in self.offered]
 
-    def _raw_value(self, name: str) -> Any:
-        """The cleaned value of one field from the bound data, or None while it is not valid."""
-        field = self.fields[name]
-        if self.is_bound:
-            raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
-        else:
-            # The htmx refresh passes what was typed so far as initial data: it should offer
-            # the windows without showing "required" errors on a form nobody has submitted.
-            raw = self.initial.get(name)
-            if isinstance(raw, Site | Lock | date):
-                return raw
-        try:
-            return field.clean(raw)
-        except ValidationError:
-            return None
-
     def _offer(self) -> None:
-        lock = self._raw_value("lock")
-        arrival = self._raw_value("arrival")
-        departure = self._raw_value("departure")
+        lock = _value_so_far(self, "lock")
+        arrival = _value_so_far(self, "arrival")
+        departure = _value_so_far(self, "departure")
         if not isinstance(lock, Lock) or not isinstance(arrival, date) or not isinstance(departure, date):
             return
         self.capacity = capacity(lock, live=live_codes(now=self.now).filter(lock=lock).count())
@@ -130,9 +134,9 @@ class ReservationForm(forms.ModelForm[Reservation]):
             plan = find_plan(lock.time_slots, arrival=arrival, departure=departure, key=key, now=self.now)
             if plan is None:
                 self.add_error("window", self.fields["window"].error_messages["invalid_choice"])
-            elif refusal := capacity_refusal(lock, needed=len(plan.windows), now=self.now):
-                self.add_error("window", refusal)
             else:
+                # Whether the door has room for the plan's codes is decided by the service
+                # that records them; the view shows its refusal on this form.
                 cleaned["window"] = plan
         return cleaned
 
@@ -186,7 +190,7 @@ class ReservationChangeForm(forms.Form):
         self.now = now
         self.plans: list[ChangePlan] = []
         self.no_plan_reasons: list[str] = []
-        arrival, departure = self._date("arrival"), self._date("departure")
+        arrival, departure = _value_so_far(self, "arrival"), _value_so_far(self, "departure")
         if (
             arrival
             and departure
@@ -229,16 +233,6 @@ class ReservationChangeForm(forms.Form):
             "guest will be without a working code in between: arrange a key), or choose other dates."
         ]
 
-    def _date(self, name: str) -> date | None:
-        raw = self.data.get(name) if self.is_bound else self.initial.get(name)
-        if isinstance(raw, date):
-            return raw
-        try:
-            value = self.fields[name].clean(raw)
-        except ValidationError:
-            return None
-        return value if isinstance(value, date) else None
-
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         arrival, departure = cleaned.get("arrival"), cleaned.get("departure")
@@ -247,9 +241,6 @@ class ReservationChangeForm(forms.Form):
                 self.add_error("departure", "Departure must be at least one day after arrival.")
             elif (arrival, departure) == (self.reservation.arrival, self.reservation.departure):
                 self.add_error(None, "These are the stay's dates already: change the arrival or the departure.")
-        plan = next((p for p in self.plans if p.key == cleaned.get("plan")), None)
-        if plan is not None:
-            refusal = capacity_refusal(self.reservation.lock, needed=len(plan.new_windows), now=self.now)
-            if refusal:
-                self.add_error("plan", refusal)
+        # The chosen plan, the door's room for its codes and its zones are checked again by
+        # reservation_change_dates under the reservation's row lock; its refusal is shown here.
         return cleaned

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +20,7 @@ from codes.changes import (
     reservation_change_dates,
 )
 from codes.selectors import access_code_for_user, locks_for_user, reservation_for_user, reservations_for_user
+from codes.views import staff_user
 from locks.models import Lock
 from properties import services
 from properties.forms import ReservationChangeForm, ReservationFilterForm, ReservationForm
@@ -28,12 +29,6 @@ from properties.selectors import sites_for_user
 UPCOMING_DAYS = 14
 DASHBOARD_ROWS = 10
 PAGE_SIZE = 25
-
-
-def _staff(request: HttpRequest) -> User:
-    # login_required ran first: the user is a signed-in account, never AnonymousUser.
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
@@ -55,9 +50,10 @@ def home(request: HttpRequest) -> HttpResponse:
     """Per site: doors that need attention, the ledger of live codes nobody booked, today's
     arrivals (in the site's own time zone) and the next two weeks."""
     sections = []
+    sites = list(sites_for_user(user=request.user))
     locks = list(locks_for_user(user=request.user))
-    ledger = list(ledger_codes().filter(lock__site__in=sites_for_user(user=request.user)))
-    for site in sites_for_user(user=request.user):
+    ledger = list(ledger_codes().filter(lock__site__in=sites))
+    for site in sites:
         today = timezone.now().astimezone(ZoneInfo(site.timezone)).date()
         rows = reservations_for_user(user=request.user, site_id=site.pk)
         site_ledger = [c for c in ledger if c.lock.site_id == site.pk]
@@ -140,7 +136,7 @@ def ledger(request: HttpRequest) -> HttpResponse:
 def ledger_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
     code = access_code_for_user(user=request.user, pk=pk)
     try:
-        ledger_acknowledge(access_code=code, user=_staff(request))
+        ledger_acknowledge(access_code=code, user=staff_user(request))
     except ValueError as exc:
         messages.error(request, str(exc))
     else:
@@ -165,7 +161,7 @@ def reservation_change(request: HttpRequest, pk: int) -> HttpResponse:
                     arrival=data["arrival"],
                     departure=data["departure"],
                     plan_key=data["plan"],
-                    user=_staff(request),
+                    user=staff_user(request),
                 )
             except ChangeRefused as exc:
                 form.add_error(None, str(exc))
@@ -193,7 +189,7 @@ def reservation_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the box to confirm the cancellation.")
         return redirect("reservation_detail", pk=reservation.pk)
-    listed = reservation_cancel(reservation=reservation, user=_staff(request))
+    listed = reservation_cancel(reservation=reservation, user=staff_user(request))
     messages.success(
         request,
         f"Reservation cancelled. {listed} live code{'s' if listed != 1 else ''} cannot be revoked and "
@@ -207,15 +203,20 @@ def reservation_create(request: HttpRequest) -> HttpResponse:
     form = ReservationForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        reservation, _code = services.reservation_create(
-            site=data["site"],
-            lock=data["lock"],
-            guest_name=data["guest_name"],
-            guest_email=data["guest_email"],
-            arrival=data["arrival"],
-            departure=data["departure"],
-            window=data["window"],
-        )
+        try:
+            reservation, _code = services.reservation_create(
+                site=data["site"],
+                lock=data["lock"],
+                guest_name=data["guest_name"],
+                guest_email=data["guest_email"],
+                arrival=data["arrival"],
+                departure=data["departure"],
+                window=data["window"],
+            )
+        except ValidationError as exc:
+            # The door is full, or its zones disagree, since the form was checked.
+            form.add_error(None, exc)
+            return render(request, "properties/reservation_form.html", {"form": form})
         messages.success(
             request,
             f"Reservation for {reservation.guest_name} saved. Its code ({data['window'].label}) "

@@ -48,6 +48,6 @@ def test_two_sites_cannot_claim_the_same_dormakaba_site():
 def test_a_lock_notices_slots_in_another_zone_than_its_own():
     site = make_site()
     lock = make_lock(site, timezone="America/New_York")
-    assert lock.timezone_mismatch
+    assert lock.timezone_problem
     lock.timezone = "America/Los_Angeles"
-    assert not lock.timezone_mismatch
+    assert not lock.timezone_problem

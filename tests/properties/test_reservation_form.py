@@ -8,7 +8,7 @@ from codes.models import AccessCode
 from codes.windows import offer_windows
 from properties.forms import ReservationForm
 from properties.models import Reservation
-from tests.builders import LA_SLOTS, make_lock, make_site, make_staff
+from tests.builders import LA_SLOTS, book_stay, make_lock, make_site, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +175,17 @@ def test_the_htmx_refresh_shows_no_errors_on_a_form_nobody_submitted(client, doo
     assert b"Guest 15:00-11:00" in response.content
     assert b"Pick the code window" not in response.content
     assert b"is-invalid" not in response.content
+
+
+def test_a_full_door_refuses_the_booking_with_a_message_and_saves_nothing(client, door):
+    door.code_capacity = 1
+    door.save()
+    book_stay(door, arrival=date(2030, 10, 1))  # its code holds the door's only place
+    client.force_login(make_staff("demo", door.site))
+    window = offer_windows(door.time_slots, arrival=date(2030, 11, 1), departure=date(2030, 11, 5))[0]
+
+    response = client.post(reverse("reservation_create"), form_data(door, window=window.key))
+
+    assert response.status_code == 200
+    assert "Room 101 has no room for another code" in response.content.decode()
+    assert Reservation.objects.count() == 1

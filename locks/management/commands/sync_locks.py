@@ -16,10 +16,6 @@ class Command(BaseCommand):
             raise CommandError(f"Could not read the doors from Seam: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(report.summary()))
         for lock in report.timezone_mismatches:
-            zones = ", ".join(sorted(lock.slot_timezones)) or "none"
             self.stdout.write(
-                self.style.WARNING(
-                    f"Time zone mismatch: {lock.name} ({lock.seam_device_id}) has slots in {zones} "
-                    f"but the lock says {lock.timezone or 'nothing'}. Fix the site's time zone in dormakaba."
-                )
+                self.style.WARNING(f"No codes for {lock.name} ({lock.seam_device_id}): {lock.timezone_problem}")
             )
