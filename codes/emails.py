@@ -27,6 +27,7 @@ from icalendar import Calendar, Event
 
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail
 from codes.windows import describe_window, format_local
+from config.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def code_email_request(*, access_code: AccessCode, user: User | None = None, res
                 requested_by=user,
                 is_resend=resend,
             )
-            code_email_send_task.delay_on_commit(email.pk)
+            enqueue_on_commit(code_email_send_task, email.pk)
     except IntegrityError:
         # Another request queued one between our check and our insert: that one goes out
         # (and may even have gone out already, so take the newest rather than insist on in-flight).
@@ -129,11 +130,32 @@ def code_email_request(*, access_code: AccessCode, user: User | None = None, res
     return email
 
 
-def _requeue_if_lost(email: CodeEmail, now: datetime) -> None:
-    # Queueing the task again is harmless: only one worker can claim the row.
-    if email.status == Status.QUEUED and email.requested_at < now - QUEUED_GRACE:
-        logger.warning("Code email %s queued at %s was never sent; queueing it again", email.pk, email.requested_at)
-        code_email_send_task.delay_on_commit(email.pk)
+def _requeue_if_lost(email: CodeEmail, now: datetime) -> bool:
+    """Queue the send again if the email has waited in the queue past ``QUEUED_GRACE`` (its task
+    was lost: the broker was down or flushed); True when it was queued again.
+
+    Claimed by a conditional update of ``queued_at``, so two sweeps (or a sweep and a click)
+    queue it once per grace period; a duplicate task would be harmless anyway, as only one
+    worker can claim the row.
+    """
+    if email.status != Status.QUEUED or email.queued_at >= now - QUEUED_GRACE:
+        return False
+    if not CodeEmail.objects.filter(pk=email.pk, status=Status.QUEUED, queued_at=email.queued_at).update(
+        queued_at=now
+    ):
+        return False
+    logger.warning("Code email %s queued at %s was never sent; queueing it again", email.pk, email.queued_at)
+    enqueue_on_commit(code_email_send_task, email.pk)
+    return True
+
+
+def code_emails_requeue_lost(*, now: datetime) -> list[int]:
+    """Queue again every email whose task was lost (see ``_requeue_if_lost``); returns their ids.
+
+    For the beat's sweep: an email asked for while the broker was down is sent once it is back.
+    """
+    lost = CodeEmail.objects.filter(status=Status.QUEUED, queued_at__lt=now - QUEUED_GRACE).order_by("pk")
+    return [email.pk for email in lost if _requeue_if_lost(email, now)]
 
 
 def code_email_send(*, code_email_id: int) -> CodeEmail:

@@ -10,6 +10,38 @@ class Advice:
 
 
 _ADVICE: dict[str, Advice] = {
+    # An error Seam puts on a code it accepted (answered 200) fails the code for good: Seam holds
+    # it, so it cannot be retried, and an Oracode code can never be deleted.
+    "provider_issue": Advice(
+        "Seam accepted the code, then dormakaba refused it (most often: no time slot on the door matches "
+        "the code's window, because the door's slots changed).",
+        "Sync the doors so the form offers what the door takes now, then cancel this reservation and book "
+        "it again. Keep a key ready for the guest meanwhile.",
+    ),
+    "duplicate_code_on_device": Advice(
+        "The lock already holds a code with the same PIN.",
+        "Contact dormakaba support; cancel this reservation and book it again for a new code.",
+    ),
+    "failed_to_issue": Advice(
+        "Seam could not issue the code before its start.",
+        "Keep a key ready for the guest and check the door in dormakaba; Seam keeps trying.",
+    ),
+    "code_constraints_violated": Advice(
+        "The code breaks one of the door's rules for codes.",
+        "Sync the doors and book the stay again with a window the door offers.",
+    ),
+    "device_disconnected": Advice(
+        "Seam has lost contact with this door.",
+        "Check the door and its dormakaba site; once Seam sees it again, book the stay again.",
+    ),
+    "account_disconnected": Advice(
+        "Seam's connection to the dormakaba account is broken.",
+        "An administrator must reconnect the dormakaba account in Seam's console.",
+    ),
+    "dormakaba_sites_disconnected": Advice(
+        "Seam could not connect one or more dormakaba sites of the account.",
+        "Contact dormakaba support, then reconnect the account in Seam's console.",
+    ),
     "dormakaba_oracode_invalid_time_range": Advice(
         "Seam found no time slot on this door that matches the code's window.",
         "The door's time slots may have changed in dormakaba. Sync the doors, then retry the code.",
@@ -36,7 +68,7 @@ _ADVICE: dict[str, Advice] = {
     ),
     "no_space_for_access_code_on_device": Advice(
         "The lock has no room for more codes (Oracode codes stay on the lock until they end).",
-        "Contact dormakaba support to free capacity, or book the stay on another door.",
+        "Book the stay on another door, or wait until codes on this one end; dormakaba support can free room.",
     ),
     "time_zone_mismatch": Advice(
         "Not sent to Seam: this door's time zones disagree, so the code could be off by hours.",

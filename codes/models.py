@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class AccessCode(models.Model):
@@ -56,6 +57,9 @@ class AccessCode(models.Model):
     warnings = models.JSONField(default=list, blank=True)
     last_error_type = models.CharField(max_length=100, blank=True)
     last_error_message = models.TextField(blank=True)
+    # What Seam made when it differs from what was asked (Seam rounds a window to the nearest
+    # user level within max_time_rounding): "" while they agree, or while Seam has not said.
+    seam_window_mismatch = models.TextField(blank=True)
     pending_mutations = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Create attempts so far.")
     checks = models.PositiveIntegerField(default=0, help_text="Status checks at Seam so far.")
@@ -133,6 +137,8 @@ class AccessCodeEvent(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         LEDGER = "ledger", "Listed in the ledger of live codes"
         ACKNOWLEDGED = "acknowledged", "Acknowledged by staff"
+        WINDOW_MISMATCH = "window_mismatch", "Seam made another window than asked"
+        ALERTED = "alerted", "Staff alerted"
 
     access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(auto_now_add=True)
@@ -176,6 +182,7 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.event_type} ({self.svix_id})"
@@ -200,6 +207,9 @@ class CodeEmail(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
+    # When its send task was last put on the queue: a row still queued long after this lost its
+    # task (the broker was down or flushed), and the sweep queues it again.
+    queued_at = models.DateTimeField(default=timezone.now)
     is_resend = models.BooleanField(default=False, help_text="Staff asked to send the code again.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # When a worker took the send: a row still "sending" long after this belongs to a worker
@@ -221,3 +231,51 @@ class CodeEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.to_address} ({self.status})"
+
+
+class StaffAlert(models.Model):
+    """A problem at Seam that staff must hear of now: on the dashboard, and emailed once.
+
+    ``key`` names the problem (``code_failed:<code id>``, ``door_disconnected:<lock id>``, ...).
+    It is unique among open alerts, so a webhook delivered twice, or two workers seeing the
+    same error at once, raise one alert; once resolved, the same problem coming back (a door
+    disconnected again) raises a new one.
+    """
+
+    class Kind(models.TextChoices):
+        CODE_FAILED = "code_failed", "Code failed at Seam"
+        WINDOW_MISMATCH = "window_mismatch", "Seam made another window"
+        CODE_REMOVED = "code_removed", "Code no longer on the lock"
+        DOOR_DISCONNECTED = "door_disconnected", "Door disconnected"
+        DOOR_REMOVED = "door_removed", "Door removed from Seam"
+        ACCOUNT_DISCONNECTED = "account_disconnected", "dormakaba account disconnected"
+
+    site = models.ForeignKey("properties.Site", on_delete=models.CASCADE, related_name="staff_alerts")
+    lock = models.ForeignKey(
+        "locks.Lock", null=True, blank=True, on_delete=models.CASCADE, related_name="staff_alerts"
+    )
+    access_code = models.ForeignKey(
+        AccessCode, null=True, blank=True, on_delete=models.CASCADE, related_name="staff_alerts"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    message = models.TextField()
+    key = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set once the site's staff were emailed; a failure (SMTP, nobody to email) is in email_error.
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.TextField(blank=True)
+    # When its email task was last put on the queue (see CodeEmail.queued_at).
+    email_queued_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=Q(resolved_at__isnull=True), name="staff_alert_open_key")
+        ]
+        indexes = [
+            models.Index(fields=["site", "created_at"], condition=Q(resolved_at__isnull=True), name="staff_alert_open")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.key}"

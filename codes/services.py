@@ -21,7 +21,6 @@ import bisect
 import logging
 import random
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -32,8 +31,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from codes.models import AccessCode, AccessCodeEvent, SeamCreateCall, WebhookDelivery
+from codes.alerts import alert_code_failed, alert_window_mismatch, seam_window_mismatch, window_asked
+from codes.models import AccessCode, AccessCodeEvent, SeamCreateCall
 from codes.windows import Window
+from config.queueing import enqueue_on_commit
 from locks.models import Lock
 from locks.seam import SeamAccessCode, SeamClient, SeamError, SeamPermanentError, seam_client_from_settings
 from properties.models import Reservation
@@ -60,17 +61,6 @@ SEAM_SETS_BEFORE_START = timedelta(minutes=65)
 MAX_CHECK_INTERVAL = timedelta(hours=6)
 NEAR_START_CHECK_INTERVAL = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(minutes=30)
-
-WEBHOOK_EVENT_TYPES = {
-    "access_code.set_on_device",
-    "access_code.failed_to_set_on_device",
-    "access_code.delay_in_setting_on_device",
-    "access_code.changed",
-    "access_code.created",
-}
-# ``access_code.created`` only repeats what the create call's own answer stored: it goes into
-# the code's history but costs no call to Seam.
-WEBHOOK_REFRESH_EVENT_TYPES = WEBHOOK_EVENT_TYPES - {"access_code.created"}
 
 
 def _event(code: AccessCode, kind: str, message: str = "", user: User | None = None) -> None:
@@ -105,7 +95,7 @@ def access_code_request(*, reservation: Reservation, window: Window) -> AccessCo
         status=Status.PENDING,
     )
     _event(code, Kind.REQUESTED, window.label)
-    access_code_create_task.delay_on_commit(code.pk)
+    enqueue_on_commit(access_code_create_task, code.pk)
     return code
 
 
@@ -215,10 +205,16 @@ def _reserve_create_slot(code: AccessCode, now: datetime) -> timedelta | None:
 
 
 def _apply_seam_state(code: AccessCode, seam_code: SeamAccessCode, now: datetime) -> None:
-    """Store what Seam says of the code; a ``set`` code with its PIN ends the follow-up.
+    """Store what Seam says of the code: a ``set`` code with its PIN ends the follow-up, and so
+    does an error on the code, which fails it at once.
 
     Seam answered, so an earlier timeout or 5xx no longer describes the code (the events keep
-    it); errors Seam reports on the code itself are stored from this answer.
+    it). An error Seam puts on a code it accepted (``provider_issue``,
+    ``no_space_for_access_code_on_device``, ...) means dormakaba will not issue it: following it
+    until its window ends would hide that until the guest stands at the door. Warnings
+    (``delay_in_setting_on_device``) do not fail it. What Seam made is checked against what was
+    asked (Seam rounds to the nearest user level); a difference is recorded and alerted, never
+    silent.
     """
     was_set = code.status == Status.SET
     code.last_error_type = code.last_error_message = ""
@@ -231,7 +227,13 @@ def _apply_seam_state(code: AccessCode, seam_code: SeamAccessCode, now: datetime
         code.code = seam_code.code
     code.claim_expires_at = None
     code.create_sent = False
-    if seam_code.status == "set" and code.code:
+    if seam_code.errors:
+        first = seam_code.errors[0]
+        code.status = Status.FAILED
+        code.next_check_at = None
+        code.last_error_type = str(first.get("error_code") or first.get("type") or "error")
+        code.last_error_message = str(first.get("message") or "")
+    elif seam_code.status == "set" and code.code:
         code.status = Status.SET
         code.set_at = code.set_at or now
         code.next_check_at = None
@@ -243,15 +245,22 @@ def _apply_seam_state(code: AccessCode, seam_code: SeamAccessCode, now: datetime
             code.next_check_at = None
             code.last_error_type = "not_set_in_time"
             code.last_error_message = "The stay's window ended and Seam never reported the code as set."
-    if seam_code.errors:
-        first = seam_code.errors[0]
-        code.last_error_type = str(first.get("error_code") or first.get("type") or "error")
-        code.last_error_message = str(first.get("message") or "")
+    mismatch = seam_window_mismatch(code, seam_code)
+    new_mismatch = bool(mismatch) and mismatch != code.seam_window_mismatch
+    if new_mismatch:
+        code.seam_window_mismatch = mismatch
     code.save()
     if code.status == Status.SET and not was_set:
         _event(code, Kind.SET, "Seam reports the code set on the lock system.")
+    elif code.status == Status.FAILED and seam_code.errors:
+        error = f"{code.last_error_type}: {code.last_error_message}"
+        _event(code, Kind.FAILED, f"Seam reports an error on the code: {error}")
+        alert_code_failed(code)
     elif code.status == Status.FAILED:
         _event(code, Kind.FAILED, code.last_error_message)
+    if new_mismatch:
+        _event(code, Kind.WINDOW_MISMATCH, f"{mismatch} {window_asked(code)}")
+        alert_window_mismatch(code)
 
 
 def _find_at_seam(client: SeamClient, code: AccessCode) -> SeamAccessCode | None:
@@ -292,7 +301,9 @@ def _withdraw_if_unwanted(code: AccessCode) -> bool:
     return False
 
 
+@transaction.atomic
 def _fail(code: AccessCode, exc: SeamError) -> None:
+    """Seam refused the code for good (a 4xx): fail it and alert the site's staff."""
     AccessCode.objects.filter(pk=code.pk).update(
         status=Status.FAILED,
         create_sent=False,
@@ -301,7 +312,9 @@ def _fail(code: AccessCode, exc: SeamError) -> None:
         last_error_type=exc.error_type,
         last_error_message=exc.message,
     )
+    code.status, code.last_error_type, code.last_error_message = Status.FAILED, exc.error_type, exc.message
     _event(code, Kind.FAILED, str(exc))
+    alert_code_failed(code)
 
 
 def _retry_later(code: AccessCode, exc: SeamError, now: datetime, *, create_sent: bool) -> None:
@@ -338,8 +351,9 @@ def access_code_create(*, access_code_id: int, client: SeamClient | None = None)
             _retry_later(code, exc, now, create_sent=True)
             return AccessCode.objects.get(pk=code.pk)
         if found is not None:
-            _event(code, Kind.ADOPTED, f"Seam code {found.access_code_id}.")
-            _apply_seam_state(code, found, timezone.now())
+            with transaction.atomic():
+                _event(code, Kind.ADOPTED, f"Seam code {found.access_code_id}.")
+                _apply_seam_state(code, found, timezone.now())
             return code
         code.create_sent = False
         AccessCode.objects.filter(pk=code.pk).update(create_sent=False)
@@ -449,7 +463,7 @@ def access_code_retry(*, access_code: AccessCode, user: User | None = None) -> A
         if not replaced:
             raise ValueError("This code exists at Seam and cannot be replaced by a retry; create a new reservation.")
         _event(access_code, Kind.RETRY, "Retry requested by staff.", user=user)
-        access_code_create_task.delay_on_commit(access_code.pk)
+        enqueue_on_commit(access_code_create_task, access_code.pk)
     return AccessCode.objects.get(pk=access_code.pk)
 
 
@@ -569,31 +583,6 @@ def _notify_staff(code: AccessCode, level: str) -> None:
         _event(code, Kind.ESCALATED, f"{level}: could not email staff: {exc}")
         return
     _event(code, Kind.ESCALATED, f"{level}: staff notified ({len(recipients)} recipient(s)).")
-
-
-def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
-    """Record a verified Seam webhook and queue a refresh of its code; False for a redelivery."""
-    from codes.tasks import access_code_refresh_task
-
-    event_type = str(payload.get("event_type") or "")[:100]
-    # Longer than any Seam id: it cannot match a code, and must not break the insert.
-    seam_code_id = str(payload.get("access_code_id") or "")[:64]
-    try:
-        with transaction.atomic():
-            WebhookDelivery.objects.create(
-                svix_id=svix_id, event_type=event_type, seam_access_code_id=seam_code_id, payload=payload
-            )
-            if event_type in WEBHOOK_EVENT_TYPES and seam_code_id:
-                code = AccessCode.objects.filter(seam_access_code_id=seam_code_id).first()
-                if code is not None:
-                    _event(code, Kind.WEBHOOK, event_type)
-                    if code.status == Status.WAITING and event_type in WEBHOOK_REFRESH_EVENT_TYPES:
-                        # Seam's word is fetched fresh rather than trusted from the payload. The
-                        # planned check stays as it is: the fallback should this task be lost.
-                        access_code_refresh_task.delay_on_commit(code.pk)
-    except IntegrityError:
-        return False
-    return True
 
 
 def access_code_reveal(*, access_code: AccessCode, user: User) -> str:

@@ -4,7 +4,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from codes import polling, services
-from codes.emails import code_email_send_task, code_emails_fail_stale  # noqa: F401 - registers the task
+from codes.alerts import staff_alert_email_task, staff_alerts_requeue_unsent  # noqa: F401 - registers the task
+from codes.emails import code_email_send_task, code_emails_fail_stale, code_emails_requeue_lost  # noqa: F401
 
 
 @shared_task(acks_late=True)
@@ -29,8 +30,8 @@ def access_codes_refresh_door_task(lock_id: int, access_code_ids: list[int]) -> 
 @shared_task
 def access_codes_sweep_task() -> int:
     """Beat: queue every code whose next step is due (status checks batched per door), escalate
-    late ones, surface emails whose worker died and trim the create ledger; returns the number
-    of codes queued."""
+    late ones, surface emails whose worker died, queue again the emails whose task was lost (the
+    broker was down) and trim the create ledger; returns the number of codes queued."""
     now = timezone.now()
     work = services.access_codes_due(now=now)
     for pk, kind in work:
@@ -44,5 +45,7 @@ def access_codes_sweep_task() -> int:
             access_codes_refresh_door_task.delay(lock_id, code_ids)
     services.access_codes_escalate(now=now)
     code_emails_fail_stale(now=now)
+    code_emails_requeue_lost(now=now)
+    staff_alerts_requeue_unsent(now=now)
     services.seam_create_calls_prune(now=now)
     return len(work)

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.db import models
 
+from locks.seam import MaxCodesReached, max_codes_reached
 from locks.timeslots import slot_timezones
 
 
@@ -27,6 +28,12 @@ class Lock(models.Model):
         blank=True,
         help_text="Most codes this door can hold at once, if you know it. Every code made counts until it ends.",
     )
+    seam_max_active_codes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seam's max_active_codes_supported for this door, when Seam says."
+    )
+    # Which of the workspace's connected accounts (the dormakaba login) the door comes through:
+    # a connected-account event names the account only, and this finds its doors and sites.
+    seam_connected_account_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -45,6 +52,12 @@ class Lock(models.Model):
     def seam_warning_codes(self) -> set[str]:
         warnings: list[Any] = self.warnings if isinstance(self.warnings, list) else []
         return {str(w.get("warning_code")) for w in warnings if isinstance(w, dict) and w.get("warning_code")}
+
+    @property
+    def max_codes_reached(self) -> MaxCodesReached | None:
+        """Seam's ``max_access_codes_reached`` warning on this door as last synced, if any."""
+        warnings: list[Any] = self.warnings if isinstance(self.warnings, list) else []
+        return max_codes_reached(warnings)
 
     @property
     def timezone_problem(self) -> str:

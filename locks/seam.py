@@ -109,8 +109,31 @@ class SeamPermanentError(SeamError):
 
 
 @dataclass(frozen=True)
+class MaxCodesReached:
+    """Seam's ``max_access_codes_reached`` device warning; either count may be missing."""
+
+    active: int | None
+    maximum: int | None
+
+
+def max_codes_reached(warnings: list[Any]) -> MaxCodesReached | None:
+    """The ``max_access_codes_reached`` warning among a device's warnings, if it is there."""
+    for warning in warnings:
+        if isinstance(warning, dict) and warning.get("warning_code") == "max_access_codes_reached":
+            return MaxCodesReached(
+                active=_count(warning.get("active_access_code_count")),
+                maximum=_count(warning.get("max_active_access_code_count")),
+            )
+    return None
+
+
+@dataclass(frozen=True)
 class SeamLock:
-    """A door as Seam describes it; ``time_slots`` are ``predefined_time_slots`` as sent."""
+    """A door as Seam describes it; ``time_slots`` are ``predefined_time_slots`` as sent.
+
+    ``max_active_codes_supported`` is Seam's capability property (how many live codes the door
+    holds), when Seam knows it; ``connected_account_id`` the account the door comes through.
+    """
 
     device_id: str
     name: str
@@ -120,6 +143,12 @@ class SeamLock:
     can_program_offline_access_codes: bool
     warnings: list[dict[str, Any]]
     errors: list[dict[str, Any]]
+    connected_account_id: str | None = None
+    max_active_codes_supported: int | None = None
+
+    @property
+    def max_codes_reached(self) -> MaxCodesReached | None:
+        return max_codes_reached(self.warnings)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SeamLock":
@@ -142,6 +171,8 @@ class SeamLock:
             can_program_offline_access_codes=data.get("can_program_offline_access_codes") is True,
             warnings=_dicts(data.get("warnings")),
             errors=_dicts(data.get("errors")),
+            connected_account_id=_optional_str(data.get("connected_account_id")),
+            max_active_codes_supported=_count(properties.get("max_active_codes_supported")),
         )
 
 
@@ -161,6 +192,10 @@ class SeamAccessCode:
     warnings: list[dict[str, Any]]
     pending_mutations: list[dict[str, Any]]
     is_offline_access_code: bool
+    # The Oracode user level Seam put the code on (``dormakaba_oracode_metadata``): with
+    # starts_at and ends_at, what Seam really made, which may be rounded from what was asked.
+    user_level_id: str | None = None
+    user_level_name: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "SeamAccessCode":
@@ -168,6 +203,7 @@ class SeamAccessCode:
 
         Raises ValueError when the ids are missing or a time is not ISO 8601.
         """
+        oracode = _dict(data.get("dormakaba_oracode_metadata"))
         return cls(
             access_code_id=_required_str(data, "access_code_id"),
             device_id=_required_str(data, "device_id"),
@@ -180,6 +216,8 @@ class SeamAccessCode:
             warnings=_dicts(data.get("warnings")),
             pending_mutations=_dicts(data.get("pending_mutations")),
             is_offline_access_code=data.get("is_offline_access_code") is True,
+            user_level_id=_optional_str(oracode.get("user_level_id")),
+            user_level_name=_optional_str(oracode.get("user_level_name")),
         )
 
 
@@ -544,6 +582,15 @@ def _dicts(value: object) -> list[dict[str, Any]]:
 
 def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _count(value: object) -> int | None:
+    """A count Seam sends as a JSON number: a non-negative whole number, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value) if value >= 0 else None
 
 
 def _required_str(data: Mapping[str, Any], key: str) -> str:

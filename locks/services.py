@@ -57,10 +57,10 @@ def _site_for(seam_lock: SeamLock, report: SyncReport) -> Site:
 def locks_sync(*, client: SeamClient | None = None) -> SyncReport:
     """Import every Oracode door Seam lists, creating sites from dormakaba site names.
 
-    Doors are matched on their Seam device id; slots, zone, warnings and the capability
-    flag are replaced with what Seam sends now. Doors Seam no longer lists are kept
-    (their codes still exist) and reported. Raises ``SeamError`` when Seam cannot be read;
-    nothing is written then.
+    Doors are matched on their Seam device id; slots, zone, warnings, the capability flag,
+    how many live codes Seam says the door holds and its connected account are replaced with
+    what Seam sends now. Doors Seam no longer lists are kept (their codes still exist) and
+    reported. Raises ``SeamError`` when Seam cannot be read; nothing is written then.
     """
     client = client or seam_client_from_settings()
     seam_locks = client.list_locks()
@@ -79,6 +79,8 @@ def locks_sync(*, client: SeamClient | None = None) -> SyncReport:
                 "time_slots": seam_lock.time_slots,
                 "can_program_offline_access_codes": seam_lock.can_program_offline_access_codes,
                 "warnings": seam_lock.warnings,
+                "seam_max_active_codes": seam_lock.max_active_codes_supported,
+                "seam_connected_account_id": seam_lock.connected_account_id or "",
                 "last_synced_at": now,
             },
         )

@@ -39,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         "--rate-limit-window", type=float, default=60.0, help="seconds of Seam's per-door create window (default 60)"
     )
     parser.add_argument("--bench-doors", type=int, default=0, help="extra doors 'Suite 1'..'Suite N' for benchmarks")
+    parser.add_argument(
+        "--refusals",
+        choices=["http_400", "on_code"],
+        default="http_400",
+        help="how doors refuse a window no level matches or a code with no room: a 400 answer (default), "
+        "or 200 and then an error on the code with a failed_to_set_on_device webhook",
+    )
     parser.add_argument("--fault-hold", type=float, default=30.0, help="timeout faults: longest hold, seconds")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -63,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_doors=args.bench_doors,
             webhook_url=args.webhook_url,
             webhook_secret=args.webhook_secret,
+            refusals=args.refusals,
         )
         server.start()
     except (ValueError, OSError) as exc:

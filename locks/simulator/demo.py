@@ -5,7 +5,9 @@ The sites cover the time-zone cases that matter: a northern-hemisphere DST zone
 (Lisbon), and a door whose lock zone disagrees with its slot zone (Denver vs Phoenix,
 flagged with a ``time_zone_mismatch`` warning). Device ids are constants so a restarted
 simulator keeps them. Slot payloads vary the way Seam's do: bracket-only times or times
-with an offset (right for part of the year only), and either name of the prefix field.
+with an offset (right for part of the year only), and either name of the prefix field. Two
+doors say how many live codes they hold (``max_active_codes_supported``: Room 102 and
+Apartment 2B); the others, like many real ones, do not say.
 """
 
 import uuid
@@ -90,7 +92,9 @@ def _door(
     door_id: int,
     slots: list[dict[str, Any]],
     warnings: list[dict[str, Any]] | None = None,
+    max_active_codes: int | None = None,
 ) -> dict[str, Any]:
+    room = {} if max_active_codes is None else {"max_active_codes_supported": max_active_codes}
     return {
         "device_id": device_id,
         "device_type": "dormakaba_oracode_door",
@@ -107,6 +111,7 @@ def _door(
             "name": name,
             "manufacturer": "dormakaba_oracode",
             "model": {"display_name": "Oracode", "manufacturer_display_name": "dormakaba"},
+            **room,
             "dormakaba_oracode_metadata": {
                 "device_id": f"OC-{site.site_id}-{door_id}",
                 "door_id": door_id,
@@ -151,6 +156,7 @@ def _ocean_beach() -> list[dict[str, Any]]:
             site,
             name="Room 102",
             door_id=13,
+            max_active_codes=100,
             slots=[
                 _slot(room_102, "Guest 15:00-11:00", 1, "15:00", "11:00", zone, offset="-08:00", prefix_field=old),
                 _slot(room_102, "Guest 16:00-10:00", 2, "16:00", "10:00", zone, offset="-08:00", prefix_field=old),
@@ -212,6 +218,7 @@ def _harbour_view() -> list[dict[str, Any]]:
             site,
             name="Apartment 2B",
             door_id=202,
+            max_active_codes=60,
             # Two-digit prefixes, and AEST offsets that are wrong all summer.
             slots=[
                 _slot(flat_2b, "Guest 14:00-10:00", 21, "14:00", "10:00", zone, offset="+10:00"),

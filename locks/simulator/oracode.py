@@ -120,6 +120,31 @@ def user_level_for_window(
     raise refusals[0]
 
 
+def window_on_level(
+    slots: list[dict[str, Any]], name: str, *, starts_at: datetime, ends_at: datetime
+) -> tuple[datetime, datetime, UserLevel]:
+    """The window moved onto the user level called ``name``: its check-in on the arrival day and
+    its check-out on the departure day (in its zone), as when Seam rounds to another level.
+
+    Raises ``Refused`` when the door has no such level.
+    """
+    for slot in slots:
+        if not isinstance(slot, dict) or slot.get("name") != name:
+            continue
+        check_in = parse_slot_time(slot.get("check_in_time"))
+        check_out = parse_slot_time(slot.get("check_out_time"))
+        if check_in is None or check_out is None:
+            break
+        zone = ZoneInfo(check_in.zone)
+        arrival, departure = starts_at.astimezone(zone).date(), ends_at.astimezone(zone).date()
+        return (
+            datetime.combine(arrival, check_in.wall_time, tzinfo=zone),
+            datetime.combine(departure, check_out.wall_time, tzinfo=ZoneInfo(check_out.zone)),
+            _user_level(slot, check_in.zone),
+        )
+    raise Refused("invalid_input", f"no user level called {name!r} on this door")
+
+
 def generate_pin(prefix: int | None, taken: set[str]) -> str:
     """Six digits; codes on one user level share the level's prefix as their leading digits."""
     lead = "" if prefix is None or prefix < 0 else str(prefix)

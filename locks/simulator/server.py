@@ -10,6 +10,12 @@ another process, with the same controls over HTTP under ``/_simulator/``:
 - ``GET /_simulator/state``: the codes, create calls per device, requests per API path, creates
   refused by the rate limit per device, pending faults, the time
 - ``POST /_simulator/clock`` ``{"advance_seconds": N}``; ``GET`` tells the simulator's time
+- ``POST /_simulator/doors`` ``{"device_id", "refusals"?, "round_to_level"?, "max_active_codes_supported"?}``:
+  how one door refuses a code (``http_400`` or ``on_code``), the user level it rounds every
+  code to, and how many live codes it holds (see ``doors``); ``reset`` puts every door back
+- ``POST /_simulator/events`` ``{"event_type", "device_id"? | "access_code_id"?, ...}``: make
+  one of Seam's events happen now (``device.disconnected``, ``access_code.removed_from_device``,
+  ... see ``api.EMITTABLE_EVENTS``); it is listed and sent as a signed webhook like any other
 
 Controls need the same API key as the API. Neither the key nor any PIN is ever logged.
 """
@@ -70,8 +76,10 @@ class SimulatorServer:
     ``mode`` "quick" sets codes ``set_after`` creation; "realistic" programs them
     ``program_lead`` before they start, taking ``setting_duration``. Seam's per-door limit of
     ``rate_limit`` creates per ``rate_limit_window`` (a minute) can be scaled down in time for
-    benchmarks; ``bench_doors`` adds that many doors (``demo.bench_devices``). Raises
-    ``ValueError`` for a non-loopback host, an unknown mode, or an unusable state file.
+    benchmarks; ``bench_doors`` adds that many doors (``demo.bench_devices``). ``refusals`` is
+    how every door refuses a code until ``configure_door`` says otherwise (see ``doors``).
+    Raises ``ValueError`` for a non-loopback host, an unknown mode or refusal mode, or an
+    unusable state file.
     """
 
     def __init__(
@@ -93,6 +101,7 @@ class SimulatorServer:
         bench_doors: int = 0,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        refusals: str = "http_400",
     ) -> None:
         require_loopback(host)
         if not api_key:
@@ -122,6 +131,7 @@ class SimulatorServer:
             devices=[*demo.demo_devices(), *demo.bench_devices(bench_doors)],
             rate_limit=rate_limit,
             rate_limit_window=rate_limit_window,
+            refusals=refusals,
         )
         self._clock = clock or real_clock
         self._clock_offset = timedelta(0)
@@ -228,11 +238,31 @@ class SimulatorServer:
         return None
 
     def reset(self) -> None:
-        """Forget every code, count, fault and clock shift."""
+        """Forget every code, count, fault, emitted event and clock shift; doors as they started."""
         with self._faults_lock:
             self._faults.clear()
         self._clock_offset = timedelta(0)
         self.store.reset()
+        self.api.reset_doors()
+
+    def configure_door(self, device_id: str, **changes: Any) -> dict[str, Any]:
+        """Set how one door refuses codes (``refusals="on_code"``), the level it rounds every code
+        to (``round_to_level="Guest 16:00-10:00"``, None to stop) and its cap
+        (``max_active_codes_supported=N``, None for none); returns the door's settings.
+
+        Raises ``ValueError`` for an unknown device or setting.
+        """
+        try:
+            return self.api.configure_door(device_id, changes)
+        except KeyError:
+            raise ValueError(f"no device {device_id!r}") from None
+
+    def emit_event(self, event_type: str, **fields: Any) -> dict[str, Any]:
+        """Make Seam's ``event_type`` happen now (sent as a webhook too); returns the event.
+
+        Raises ``ValueError`` (see ``SeamApi.emit_event``).
+        """
+        return self.api.emit_event(event_type, fields, self.now())
 
     def access_codes(self, device_id: str | None = None) -> list[dict[str, Any]]:
         """Stored codes as Seam shows them now, oldest first, with the simulator's schedule."""
@@ -304,6 +334,22 @@ class SimulatorServer:
             except ValueError as exc:
                 raise invalid_input(str(exc)) from None
             return {"faults": self.faults(), "ok": True}
+        if action == "doors" and method == "POST":
+            device_id = params.pop("device_id", None)
+            if not isinstance(device_id, str):
+                raise invalid_input("device_id is a required string", "device_id")
+            try:
+                return {"door": self.configure_door(device_id, **params), "ok": True}
+            except ValueError as exc:
+                raise invalid_input(str(exc)) from None
+        if action == "events" and method == "POST":
+            event_type = params.pop("event_type", None)
+            if not isinstance(event_type, str):
+                raise invalid_input("event_type is a required string", "event_type")
+            try:
+                return {"event": self.emit_event(event_type, **params), "ok": True}
+            except ValueError as exc:
+                raise invalid_input(str(exc)) from None
         if action == "clock" and method == "POST":
             seconds = params.get("advance_seconds")
             if not isinstance(seconds, int | float) or isinstance(seconds, bool):

@@ -27,6 +27,8 @@ class Store:
         self.create_calls: dict[str, int] = {}
         # Webhook events already delivered, so a restart does not send them again.
         self.delivered_events: set[str] = set()
+        # Events made to happen through the controls (a door disconnected...). Not saved.
+        self.emitted_events: list[dict[str, Any]] = []
         # device_id -> when recent creates happened, for the per-device rate limit. Not saved.
         self.recent_creates: dict[str, deque[datetime]] = {}
         # API path -> requests received, and device_id -> creates refused by the rate limit
@@ -64,6 +66,7 @@ class Store:
             self.codes.clear()
             self.create_calls.clear()
             self.delivered_events.clear()
+            self.emitted_events.clear()
             self.recent_creates.clear()
             self.requests.clear()
             self.rate_limited.clear()

@@ -444,7 +444,7 @@ def test_an_email_whose_task_was_lost_is_queued_again(
     code: AccessCode, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
     lost = CodeEmail.objects.create(access_code=code, to_address="ana@example.com")
-    CodeEmail.objects.filter(pk=lost.pk).update(requested_at=timezone.now() - timedelta(hours=1))
+    CodeEmail.objects.filter(pk=lost.pk).update(queued_at=timezone.now() - timedelta(hours=1))
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         again = code_email_request(access_code=code)

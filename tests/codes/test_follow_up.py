@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codes import services, tasks
-from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, StaffAlert
 from codes.services import (
     CLAIM_LEASE,
     MAX_CHECK_INTERVAL,
@@ -178,25 +178,44 @@ class AnsweringClient(SeamClient):
 
 
 @pytest.mark.django_db
-def test_seams_warnings_errors_and_pending_mutations_are_stored(clock, seam_simulator):
+def test_seams_warnings_and_pending_mutations_are_stored_and_the_code_keeps_waiting(clock, seam_simulator):
     code = created_code(seam_simulator)
     warning = {"warning_code": "delay_in_setting_on_device", "message": "Code programming is delayed."}
-    error = {"error_code": "failed_to_set_on_device", "message": "The lock system refused the code."}
     mutation = {"mutation_code": "creating", "created_at": "2030-06-01T12:00:00.000Z"}
     real = client_for(seam_simulator).get_access_code(code.seam_access_code_id)
-    answer = replace(real, status="unset", warnings=[warning], errors=[error], pending_mutations=[mutation])
+    answer = replace(real, status="unset", warnings=[warning], errors=[], pending_mutations=[mutation])
 
     refreshed = access_code_refresh(access_code_id=code.pk, client=AnsweringClient(answer))
 
     assert refreshed.status == Status.WAITING
     assert refreshed.warnings == [warning]
-    assert refreshed.errors == [error]
     assert refreshed.pending_mutations == [mutation]
+    assert refreshed.last_error_type == ""
+    assert refreshed.next_check_at is not None
+    assert not StaffAlert.objects.exists()
+    stored = AccessCode.objects.get(pk=code.pk)
+    assert (stored.warnings, stored.errors, stored.pending_mutations) == ([warning], [], [mutation])
+
+
+@pytest.mark.django_db
+def test_an_error_on_the_code_fails_it_at_once_and_alerts_staff(clock, seam_simulator):
+    code = created_code(seam_simulator)
+    error = {"error_code": "failed_to_set_on_device", "message": "The lock system refused the code."}
+    warning = {"warning_code": "delay_in_setting_on_device", "message": "Code programming is delayed."}
+    real = client_for(seam_simulator).get_access_code(code.seam_access_code_id)
+    answer = replace(real, status="unset", warnings=[warning], errors=[error])
+
+    refreshed = access_code_refresh(access_code_id=code.pk, client=AnsweringClient(answer))
+
+    assert refreshed.status == Status.FAILED
+    assert refreshed.errors == [error]
     assert refreshed.last_error_type == "failed_to_set_on_device"
     assert refreshed.last_error_message == "The lock system refused the code."
-    assert refreshed.next_check_at is not None
-    stored = AccessCode.objects.get(pk=code.pk)
-    assert (stored.warnings, stored.errors, stored.pending_mutations) == ([warning], [error], [mutation])
+    assert refreshed.next_check_at is None
+    assert list(refreshed.events.values_list("kind", flat=True))[-1] == Kind.FAILED
+    alert = StaffAlert.objects.get()
+    assert (alert.kind, alert.access_code_id, alert.lock_id) == ("code_failed", code.pk, code.lock_id)
+    assert run_due(client_for(seam_simulator)) == []  # no more checks
 
 
 @pytest.mark.django_db

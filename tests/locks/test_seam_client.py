@@ -232,6 +232,68 @@ def test_an_access_code_with_missing_fields_gets_empty_defaults():
     assert code.is_offline_access_code is False
 
 
+def test_an_oracode_codes_user_level_is_read_from_its_metadata():
+    data = recorded("access_codes_get_set.json")["access_code"]
+    data["dormakaba_oracode_metadata"] = {
+        "user_level_id": "f23721ec-1111-4c1e-9a57-1a2b3c4d5e01",
+        "user_level_name": "Guest 15:00-11:00",
+        "site_name": "Ocean Beach Vacations",
+        "is_cancellable": False,
+    }
+
+    code = SeamAccessCode.from_json(data)
+
+    assert code.user_level_id == "f23721ec-1111-4c1e-9a57-1a2b3c4d5e01"
+    assert code.user_level_name == "Guest 15:00-11:00"
+    # Metadata is optional and nullable: absent, null, or without a level, nothing is assumed.
+    for metadata in (None, {}, {"user_level_name": None}):
+        data["dormakaba_oracode_metadata"] = metadata
+        code = SeamAccessCode.from_json(data)
+        assert (code.user_level_id, code.user_level_name) == (None, None)
+
+
+def test_a_doors_room_and_connected_account_are_read():
+    device = recorded("devices_get.json")["device"]
+    device["connected_account_id"] = "ca000000-0000-4000-8000-000000000001"
+    device["properties"]["max_active_codes_supported"] = 50
+    device["warnings"] = [
+        {
+            "warning_code": "max_access_codes_reached",
+            "message": "Too many codes",
+            "created_at": "2024-09-01T10:00:00.000Z",
+            "active_access_code_count": 50,
+            "max_active_access_code_count": 50,
+        }
+    ]
+
+    lock = SeamLock.from_json(device)
+
+    assert lock.connected_account_id == "ca000000-0000-4000-8000-000000000001"
+    assert lock.max_active_codes_supported == 50
+    assert lock.max_codes_reached is not None
+    assert (lock.max_codes_reached.active, lock.max_codes_reached.maximum) == (50, 50)
+
+
+@pytest.mark.parametrize("value", [None, "50", -1, 2.5, True, float("nan")])
+def test_a_doors_room_that_is_not_a_count_is_unknown(value):
+    device = recorded("devices_get.json")["device"]
+    device["properties"]["max_active_codes_supported"] = value
+    device["warnings"] = [{"warning_code": "max_access_codes_reached", "active_access_code_count": value}]
+
+    lock = SeamLock.from_json(device)
+
+    assert lock.max_active_codes_supported is None
+    assert lock.max_codes_reached is not None
+    assert (lock.max_codes_reached.active, lock.max_codes_reached.maximum) == (None, None)
+
+
+def test_a_door_without_room_or_warning_says_so():
+    lock = SeamLock.from_json(recorded("devices_get.json")["device"])
+
+    assert lock.max_active_codes_supported is None
+    assert lock.max_codes_reached is None
+
+
 def test_an_unreadable_time_is_an_invalid_response(client, seam_api):
     body = recorded("access_codes_get_set.json")
     body["access_code"]["starts_at"] = "next tuesday"

@@ -178,3 +178,33 @@ def test_sync_locks_imports_the_simulators_doors_and_reports_the_zone_mismatch(s
     assert Site.objects.get(dormakaba_site_name="Signal Hill Inn").timezone == "America/St_Johns"
     again = locks_sync(client=client_for(seam_simulator))
     assert (len(again.created), len(again.updated)) == (0, 9)
+
+
+@pytest.mark.django_db
+def test_sync_stores_seams_room_and_connected_account_on_each_door(seam_simulator):
+    locks_sync(client=client_for(seam_simulator))
+
+    room_102 = Lock.objects.get(seam_device_id=demo.OCEAN_BEACH_ROOM_102)
+    room_101 = Lock.objects.get(seam_device_id=demo.OCEAN_BEACH_ROOM_101)
+    assert room_102.seam_max_active_codes == 100
+    assert room_101.seam_max_active_codes is None
+    assert {lock.seam_connected_account_id for lock in Lock.objects.all()} == {demo.CONNECTED_ACCOUNT_ID}
+
+    seam_simulator.configure_door(demo.OCEAN_BEACH_ROOM_101, max_active_codes_supported=1)
+    client = client_for(seam_simulator)
+    door = client.get_lock(demo.OCEAN_BEACH_ROOM_101)
+    arrival, departure = future_stay()
+    window = offer_windows(door.time_slots, arrival=arrival, departure=departure)[0]
+    client.create_offline_access_code(
+        device_id=door.device_id,
+        name="R1 Ana",
+        starts_at=window.starts_at,
+        ends_at=window.ends_at,
+        max_time_rounding=window.max_time_rounding,
+    )
+    locks_sync(client=client)
+
+    room_101.refresh_from_db()
+    assert room_101.seam_max_active_codes == 1
+    assert room_101.max_codes_reached is not None
+    assert (room_101.max_codes_reached.active, room_101.max_codes_reached.maximum) == (1, 1)

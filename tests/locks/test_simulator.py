@@ -664,3 +664,189 @@ def test_the_rate_limit_window_can_be_scaled_down(start_seam_simulator):
 def test_the_command_line_refuses_a_rate_limit_window_of_zero():
     with pytest.raises(SystemExit):
         simulator_main(["--rate-limit-window", "0", "--port", "0"])
+
+
+# How a door refuses a code, rounds it and runs out of room (see locks.simulator.doors)
+
+OFF_EVERY_SLOT = ("2027-10-04T14:00:00-07:00", "2027-10-08T11:00:00-07:00")
+GUEST_WINDOW = ("2027-10-04T15:00:00-07:00", "2027-10-08T11:00:00-07:00")
+
+
+def get_code(sim: SimulatorServer, access_code_id: str) -> dict[str, Any]:
+    response = call(sim, "/access_codes/get", {"access_code_id": access_code_id})
+    code: dict[str, Any] = response.json()["access_code"]
+    return code
+
+
+def test_a_code_carries_the_user_level_it_was_made_on(sim):
+    code = create(sim, ROOM_101, *GUEST_WINDOW).json()["access_code"]
+
+    metadata = code["dormakaba_oracode_metadata"]
+    slot = next(
+        s
+        for s in demo.demo_devices()[0]["properties"]["dormakaba_oracode_metadata"]["predefined_time_slots"]
+        if s["name"] == "Guest 15:00-11:00"
+    )
+    assert metadata["user_level_id"] == slot["dormakaba_oracode_user_level_id"]
+    assert metadata["user_level_name"] == "Guest 15:00-11:00"
+
+
+def test_an_on_code_door_takes_a_window_no_level_matches_then_fails_it(sim, clock):
+    assert sim.configure_door(ROOM_101, refusals="on_code")["refusals"] == "on_code"
+
+    response = create(sim, ROOM_101, *OFF_EVERY_SLOT)
+
+    assert response.status_code == 200, response.text
+    code = response.json()["access_code"]
+    assert (code["status"], code["errors"], code["code"]) == ("unset", [], None)
+    clock.advance(seconds=2)  # dormakaba's answer reaches Seam
+    code = get_code(sim, code["access_code_id"])
+    [error] = code["errors"]
+    assert error["error_code"] == "provider_issue"
+    assert error["is_access_code_error"] is True
+    assert error["message"].startswith("no time slots found")
+    assert code["status"] == "unset"
+    assert code["code"] is None
+    assert code["pending_mutations"] == []
+    clock.advance(days=60)
+    assert get_code(sim, code["access_code_id"])["code"] is None, "a refused code never gets a PIN"
+    events = call(sim, "/events/list", {"access_code_id": code["access_code_id"]}).json()["events"]
+    assert [e["event_type"] for e in events] == ["access_code.failed_to_set_on_device", "access_code.created"]
+    failed = events[0]
+    assert failed["access_code_errors"] == [
+        {"created_at": error["created_at"], "message": error["message"], "error_code": "provider_issue"}
+    ]
+    assert failed["device_errors"] == failed["connected_account_errors"] == failed["access_code_warnings"] == []
+
+
+def test_an_http_400_door_refuses_at_once_and_stores_nothing(sim):
+    sim.configure_door(ROOM_101, refusals="http_400")
+
+    response = create(sim, ROOM_101, *OFF_EVERY_SLOT)
+
+    assert response.status_code == 400
+    assert error_of(response)["type"] == "dormakaba_oracode_invalid_time_range"
+    assert sim.access_codes() == []
+
+
+def test_input_errors_are_400_whatever_the_door_refuses_with(sim):
+    sim.configure_door(ROOM_101, refusals="on_code")
+
+    response = create(sim, ROOM_101, "2027-10-04T15:00:00", "2027-10-08T11:00:00")
+
+    assert response.status_code == 400
+    assert error_of(response)["type"] == "invalid_input"
+
+
+def test_a_full_door_warns_with_its_counts_and_refuses_more_both_ways(sim, clock):
+    sim.configure_door(ROOM_101, max_active_codes_supported=2)
+    first = create(sim, ROOM_101, *GUEST_WINDOW).json()["access_code"]
+    door = call(sim, "/devices/get", {"device_id": ROOM_101}).json()["device"]
+    assert door["properties"]["max_active_codes_supported"] == 2
+    assert door["warnings"] == []
+
+    create(sim, ROOM_101, "2027-10-10T15:00:00-07:00", "2027-10-12T11:00:00-07:00")
+    door = call(sim, "/devices/get", {"device_id": ROOM_101}).json()["device"]
+    [warning] = door["warnings"]
+    assert warning["warning_code"] == "max_access_codes_reached"
+    assert (warning["active_access_code_count"], warning["max_active_access_code_count"]) == (2, 2)
+    assert warning["message"]
+    assert warning["created_at"]
+    listed = call(sim, "/devices/list", {"device_ids": [ROOM_101]}).json()["devices"]
+    assert listed[0]["warnings"] == [warning]
+
+    refused = create(sim, ROOM_101, "2027-10-20T15:00:00-07:00", "2027-10-22T11:00:00-07:00")
+    assert refused.status_code == 400
+    assert error_of(refused)["type"] == "no_space_for_access_code_on_device"
+
+    sim.configure_door(ROOM_101, refusals="on_code")
+    taken = create(sim, ROOM_101, "2027-10-20T15:00:00-07:00", "2027-10-22T11:00:00-07:00")
+    assert taken.status_code == 200
+    clock.advance(seconds=2)
+    [error] = get_code(sim, taken.json()["access_code"]["access_code_id"])["errors"]
+    assert error["error_code"] == "no_space_for_access_code_on_device"
+
+    clock.current = datetime.fromisoformat(first["ends_at"])  # the first code has ended: room again
+    door = call(sim, "/devices/get", {"device_id": ROOM_101}).json()["device"]
+    assert door["warnings"] == []
+
+
+def test_some_demo_doors_say_how_many_codes_they_hold(seam_simulator):
+    doors = {d["device_id"]: d for d in call(seam_simulator, "/devices/list").json()["devices"]}
+
+    assert doors[ROOM_102]["properties"]["max_active_codes_supported"] == 100
+    assert doors[demo.HARBOUR_VIEW_APARTMENT_2B]["properties"]["max_active_codes_supported"] == 60
+    assert "max_active_codes_supported" not in doors[ROOM_101]["properties"]
+
+
+def test_a_door_can_round_every_code_to_another_level(sim):
+    sim.configure_door(ROOM_101, round_to_level="Guest 16:00-10:00")
+
+    code = create(sim, ROOM_101, *GUEST_WINDOW).json()["access_code"]
+
+    # Asked 15:00 → 11:00 (PDT, UTC-7); made on the 16:00-10:00 level.
+    assert (code["starts_at"], code["ends_at"]) == ("2027-10-04T23:00:00.000Z", "2027-10-08T17:00:00.000Z")
+    assert code["dormakaba_oracode_metadata"]["user_level_name"] == "Guest 16:00-10:00"
+    sim.configure_door(ROOM_101, round_to_level=None)
+    assert create(sim, ROOM_101, *GUEST_WINDOW).json()["access_code"]["starts_at"] == "2027-10-04T22:00:00.000Z"
+
+
+def test_door_settings_and_events_are_controlled_over_http_and_reset(sim, clock):
+    controls = {"Authorization": f"Bearer {SIMULATOR_API_KEY}"}
+
+    def control(path: str, body: dict[str, Any]) -> requests.Response:
+        return requests.post(f"{sim.url}/_simulator/{path}", json=body, headers=controls, timeout=5)
+
+    door = control("doors", {"device_id": ROOM_101, "refusals": "on_code", "max_active_codes_supported": 5})
+    assert door.json()["door"]["refusals"] == "on_code"
+    for bad in (
+        {"device_id": ROOM_101, "refusals": "sometimes"},
+        {"device_id": ROOM_101, "round_to_level": "No such level"},
+        {"device_id": ROOM_101, "max_active_codes_supported": -1},
+        {"device_id": ROOM_101, "colour": "red"},
+        {"device_id": "d0000000-0000-4000-8000-000000000000", "refusals": "on_code"},
+    ):
+        assert control("doors", bad).status_code == 400, bad
+
+    code = create(sim, ROOM_101, *GUEST_WINDOW).json()["access_code"]
+    emitted = control("events", {"event_type": "device.disconnected", "device_id": ROOM_101}).json()["event"]
+    assert emitted["error_code"] == "device_disconnected"
+    removed = control(
+        "events", {"event_type": "access_code.removed_from_device", "access_code_id": code["access_code_id"]}
+    ).json()["event"]
+    assert (removed["device_id"], removed["access_code_id"]) == (ROOM_101, code["access_code_id"])
+    assert control("events", {"event_type": "device.exploded", "device_id": ROOM_101}).status_code == 400
+    assert control("events", {"event_type": "access_code.deleted", "access_code_id": "nope"}).status_code == 400
+    account = control("events", {"event_type": "connected_account.disconnected"}).json()["event"]
+    assert account["connected_account_id"] == demo.CONNECTED_ACCOUNT_ID
+    listed = call(sim, "/events/list", {"device_id": ROOM_101}).json()["events"]
+    assert {e["event_type"] for e in listed} == {
+        "access_code.created",
+        "device.disconnected",
+        "access_code.removed_from_device",
+    }
+    by_code = call(sim, "/events/list", {"access_code_id": code["access_code_id"]}).json()["events"]
+    assert [e["event_type"] for e in by_code] == ["access_code.removed_from_device", "access_code.created"]
+    door = call(sim, "/devices/get", {"device_id": ROOM_101}).json()["device"]
+    assert door["properties"]["online"] is False
+
+    assert control("reset", {}).status_code == 200
+    door = call(sim, "/devices/get", {"device_id": ROOM_101}).json()["device"]
+    assert door["properties"]["online"] is True
+    assert "max_active_codes_supported" not in door["properties"]
+    assert create(sim, ROOM_101, *OFF_EVERY_SLOT).status_code == 400
+    assert call(sim, "/events/list", {}).json()["events"] == []
+
+
+def test_a_deleted_code_event_carries_its_pin_like_seams(sim, clock):
+    code = create(sim, ROOM_101, *GUEST_WINDOW).json()["access_code"]
+    clock.current = datetime(2027, 10, 4, 22, 0, tzinfo=UTC)
+
+    event = sim.emit_event("access_code.deleted", access_code_id=code["access_code_id"])
+
+    assert event["code"] == get_code(sim, code["access_code_id"])["code"]
+
+
+def test_the_command_line_takes_a_refusal_mode():
+    with pytest.raises(SystemExit):
+        simulator_main(["--refusals", "sometimes", "--port", "0"])
