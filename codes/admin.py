@@ -1,14 +1,18 @@
+import json
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
 from codes.changes import ledger_acknowledge
 from codes.emails import code_email_request
-from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, WebhookDelivery
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, StaffAlert, WebhookDelivery
 from codes.services import access_code_retry
+from properties.admin import SiteScopedAdmin
 
 
 class AccessCodeEventInline(admin.TabularInline[AccessCodeEvent, AccessCode]):
@@ -40,7 +44,8 @@ class CodeEmailInline(admin.TabularInline[CodeEmail, AccessCode]):
 
 
 @admin.register(AccessCode)
-class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
+class AccessCodeAdmin(SiteScopedAdmin[AccessCode]):
+    site_path = "reservation__site"
     list_display = [
         "name",
         "reservation",
@@ -113,14 +118,14 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
         # An Oracode code cannot be deleted at Seam; deleting the row would only hide it.
         return False
 
-    @admin.action(description="Retry failed codes (those Seam never created)")
+    @admin.action(description="Retry failed codes (those Seam never created)", permissions=["change"])
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
         codes = queryset.filter(status=AccessCode.Status.FAILED)
         self._each(
             request, codes, "code(s) queued again", lambda code, user: access_code_retry(access_code=code, user=user)
         )
 
-    @admin.action(description="Resend the code email to the guest")
+    @admin.action(description="Resend the code email to the guest", permissions=["change"])
     def resend_email(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
         codes = queryset.select_related("reservation__site", "lock")
         self._each(
@@ -130,7 +135,9 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
             lambda code, user: code_email_request(access_code=code, user=user, resend=True),
         )
 
-    @admin.action(description="Acknowledge ledger codes (live codes of cancelled or changed stays)")
+    @admin.action(
+        description="Acknowledge ledger codes (live codes of cancelled or changed stays)", permissions=["change"]
+    )
     def acknowledge_ledger(self, request: HttpRequest, queryset: QuerySet[AccessCode]) -> None:
         user = request.user
         if not isinstance(user, User):
@@ -162,7 +169,8 @@ class AccessCodeAdmin(admin.ModelAdmin[AccessCode]):
 
 
 @admin.register(CodeEmail)
-class CodeEmailAdmin(admin.ModelAdmin[CodeEmail]):
+class CodeEmailAdmin(SiteScopedAdmin[CodeEmail]):
+    site_path = "access_code__reservation__site"
     list_display = ["access_code", "to_address", "status", "is_resend", "requested_at", "sent_at", "requested_by"]
     list_filter = ["status", "is_resend"]
     search_fields = ["to_address", "access_code__name"]
@@ -174,7 +182,8 @@ class CodeEmailAdmin(admin.ModelAdmin[CodeEmail]):
 
 
 @admin.register(AccessCodeEvent)
-class AccessCodeEventAdmin(admin.ModelAdmin[AccessCodeEvent]):
+class AccessCodeEventAdmin(SiteScopedAdmin[AccessCodeEvent]):
+    site_path = "access_code__reservation__site"
     list_display = ["at", "access_code", "kind", "message", "user"]
     list_filter = ["kind"]
     search_fields = ["access_code__name", "message"]
@@ -186,7 +195,8 @@ class AccessCodeEventAdmin(admin.ModelAdmin[AccessCodeEvent]):
 
 
 @admin.register(SeamCreateCall)
-class SeamCreateCallAdmin(admin.ModelAdmin[SeamCreateCall]):
+class SeamCreateCallAdmin(SiteScopedAdmin[SeamCreateCall]):
+    site_path = "lock__site"
     list_display = ["sent_at", "lock", "access_code"]
     list_filter = ["lock"]
     list_select_related = ["lock", "access_code"]
@@ -197,11 +207,57 @@ class SeamCreateCallAdmin(admin.ModelAdmin[SeamCreateCall]):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin[WebhookDelivery]):
+class WebhookDeliveryAdmin(SiteScopedAdmin[WebhookDelivery]):
+    # No site_path: a delivery belongs to no site, so superusers only.
     list_display = ["received_at", "event_type", "seam_access_code_id", "svix_id"]
     list_filter = ["event_type"]
     search_fields = ["svix_id", "seam_access_code_id"]
-    readonly_fields = ["received_at", "event_type", "seam_access_code_id", "svix_id", "payload"]
+    exclude = ["payload"]
+    readonly_fields = ["received_at", "event_type", "seam_access_code_id", "svix_id", "payload_without_pin"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="Payload")
+    def payload_without_pin(self, delivery: WebhookDelivery) -> str:
+        # Seam's set_on_device event carries the PIN; revealing it is an audited action elsewhere.
+        return format_html("<pre>{}</pre>", json.dumps(_without_pin(delivery.payload), indent=2, sort_keys=True))
+
+
+def _without_pin(value: Any) -> Any:
+    """``value`` with every PIN hidden, at any depth: a ``code`` key's value, and ``from`` and
+    ``to`` of a change that names the code (``{"field": "code", "from": ..., "to": ...}``)."""
+    if isinstance(value, list):
+        return [_without_pin(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    names_pin = "code" in (value.get("field"), value.get("property"))
+    return {
+        key: "(hidden)" if key == "code" or (names_pin and key in ("from", "to")) else _without_pin(item)
+        for key, item in value.items()
+    }
+
+
+@admin.register(StaffAlert)
+class StaffAlertAdmin(SiteScopedAdmin[StaffAlert]):
+    site_path = "site"
+    list_display = ["created_at", "kind", "site", "lock", "access_code", "emailed_at", "resolved_at"]
+    list_filter = ["kind", "site", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["message", "key"]
+    list_select_related = ["site", "lock", "access_code"]
+    readonly_fields = [
+        "created_at",
+        "kind",
+        "key",
+        "site",
+        "lock",
+        "access_code",
+        "message",
+        "email_queued_at",
+        "emailed_at",
+        "email_error",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Alerts are raised by what Seam reports; staff only mark them resolved.
         return False

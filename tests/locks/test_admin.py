@@ -3,9 +3,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from codes.models import AccessCode, AccessCodeEvent
+from codes.models import AccessCode, AccessCodeEvent, WebhookDelivery
 from locks.models import Lock
 from tests.builders import make_lock, make_reservation, make_site, make_staff
 from tests.fixtures.simulator import SIMULATOR_API_KEY
@@ -40,6 +42,8 @@ def test_every_admin_page_renders_for_a_superuser(client):
         code="654321",
     )
     AccessCodeEvent.objects.create(access_code=code, kind=AccessCodeEvent.Kind.REQUESTED)
+    # Seam's access_code.set_on_device event carries the PIN.
+    WebhookDelivery.objects.create(svix_id="msg_1", event_type="access_code.set_on_device", payload={"code": "654321"})
     client.force_login(make_staff("root", superuser=True))
 
     for label in APPS:
@@ -113,3 +117,86 @@ def test_retrying_failed_codes_from_the_admin_requeues_only_those_seam_never_cre
     never_created.refresh_from_db()
     assert never_created.status == AccessCode.Status.PENDING
     assert never_created.last_error_type == ""
+
+
+def grant(user: User, *codenames: str) -> None:
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+
+
+@pytest.fixture
+def ours_and_theirs():
+    """A door at Ocean Beach (the user's site) and one at Harbour View."""
+    return make_lock(make_site("Ocean Beach Vacations"), "Room 101"), make_lock(make_site("Harbour View"), "Loft 7")
+
+
+def test_a_staff_user_sees_only_their_sites_doors(client, ours_and_theirs):
+    ours, theirs = ours_and_theirs
+    staff = make_staff("demo", ours.site)
+    grant(staff, "view_lock", "change_lock")
+    client.force_login(staff)
+
+    response = client.get(reverse("admin:locks_lock_changelist"))
+    other = client.get(reverse("admin:locks_lock_change", args=[theirs.pk]))
+
+    page = response.content.decode()
+    assert [lock.pk for lock in response.context["cl"].result_list] == [ours.pk]
+    # Nor in the site filter.
+    assert "Harbour View" not in page
+    assert client.get(reverse("admin:locks_lock_change", args=[ours.pk])).status_code == 200
+    assert other.status_code == 302
+    assert other.url == reverse("admin:index")
+
+
+def test_a_door_is_added_to_the_users_own_sites_only_and_stays_there(client, ours_and_theirs):
+    ours, theirs = ours_and_theirs
+    staff = make_staff("demo", ours.site, theirs.site)
+    make_site("Hill Cabins")
+    grant(staff, "view_lock", "change_lock", "add_lock")
+    client.force_login(staff)
+
+    add_form = client.get(reverse("admin:locks_lock_add")).context["adminform"].form
+    change_page = client.get(reverse("admin:locks_lock_change", args=[ours.pk])).content.decode()
+    client.post(reverse("admin:locks_lock_change", args=[ours.pk]), {"name": "Room 101b", "site": theirs.site_id})
+
+    assert list(add_form.fields["site"].queryset) == [theirs.site, ours.site]
+    assert 'name="site"' not in change_page
+    ours.refresh_from_db()
+    assert ours.name == "Room 101b"
+    assert ours.site.name == "Ocean Beach Vacations"
+
+
+def test_only_a_superuser_can_sync_the_doors_of_the_whole_workspace(client, ours_and_theirs, settings):
+    ours, _ = ours_and_theirs
+    settings.SEAM_API_KEY = "seam_wrong"
+    settings.SEAM_ENDPOINT = "http://127.0.0.1:9"
+    staff = make_staff("demo", ours.site)
+    grant(staff, "view_lock", "change_lock", "add_lock", "delete_lock")
+    client.force_login(staff)
+
+    page = client.get(reverse("admin:locks_lock_changelist")).content.decode()
+    button = client.post(reverse("admin:locks_lock_sync"), follow=True)
+    action = client.post(
+        reverse("admin:locks_lock_changelist"),
+        {"action": "sync_from_seam", ACTION_CHECKBOX_NAME: [ours.pk]},
+        follow=True,
+    )
+
+    assert "Sync doors from Seam" not in page
+    assert "sync_from_seam" not in page
+    assert button.status_code == 403
+    assert "No action selected" in action.content.decode()
+    assert "Could not read the doors from Seam" not in action.content.decode()
+
+    client.force_login(make_staff("root", superuser=True))
+    page = client.get(reverse("admin:locks_lock_changelist")).content.decode()
+    assert "Sync doors from Seam" in page
+    assert 'value="sync_from_seam"' in page
+
+
+def test_a_superuser_sees_every_door(client, ours_and_theirs):
+    client.force_login(make_staff("root", superuser=True))
+
+    response = client.get(reverse("admin:locks_lock_changelist"))
+
+    assert response.context["cl"].result_count == 2
