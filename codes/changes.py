@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -23,6 +24,7 @@ from django.utils import timezone
 from codes.models import MAY_EXIST_AT_SEAM, AccessCode, AccessCodeEvent
 from codes.plans import ChangePlan, opens_outside_stay, plan_change
 from codes.services import access_code_request
+from codes.windows import check_stay
 from locks.models import Lock
 from properties.models import Reservation
 
@@ -91,6 +93,10 @@ def reservation_change_dates(
         raise ChangeRefused(f"No codes can be made for {reservation.lock.name}: {reservation.lock.timezone_problem}")
     if (arrival, departure) == (reservation.arrival, reservation.departure):
         raise ChangeRefused("These are the stay's dates already: nothing to change.")
+    try:
+        check_stay(arrival, departure, today=now.date())
+    except ValidationError as exc:
+        raise ChangeRefused(" ".join(exc.messages)) from exc
     plan = next(
         (p for p in change_plans(reservation, arrival=arrival, departure=departure, now=now) if p.key == plan_key),
         None,
@@ -99,6 +105,9 @@ def reservation_change_dates(
         raise ChangeRefused(
             "That choice is no longer offered for these dates (the stay or the clock has moved on). Pick again."
         )
+    # The door's row lock (taken after the stay's, as bookings take it alone) serialises the
+    # capacity decision with every other booking and change on the door.
+    Lock.objects.select_for_update().filter(pk=reservation.lock_id).first()
     refusal = capacity_refusal(reservation.lock, needed=len(plan.new_windows), now=now)
     if refusal:
         raise ChangeRefused(refusal)
@@ -243,25 +252,39 @@ class Capacity:
 
 
 def capacity(lock: Lock, *, live: int) -> Capacity:
-    """The door's capacity state: Seam's ``max_access_codes_reached`` warning, or the limit staff set."""
-    limit = lock.code_capacity
-    if "max_access_codes_reached" in lock.seam_warning_codes:
+    """The door's capacity state: Seam's ``max_access_codes_reached`` warning, or the smaller of
+    the limit staff set and Seam's ``max_active_codes_supported`` (either may be missing)."""
+    limits = [n for n in (lock.code_capacity, lock.seam_max_active_codes) if n is not None]
+    limit = min(limits) if limits else None
+    reached = lock.max_codes_reached
+    if reached is not None:
+        # Seam counts every code on the door, ours and any made elsewhere: its numbers, when
+        # it sends them, say more than our count of live codes.
+        counts = ""
+        if reached.active is not None and reached.maximum is not None:
+            counts = f" with {reached.active} active codes of {reached.maximum}"
+        elif reached.maximum is not None:
+            counts = f" at its maximum of {reached.maximum} active codes"
         return Capacity(
             live,
             limit,
             "full",
-            "Seam reports this door is full (max_access_codes_reached): no code can be added until one ends. "
-            "Sync the doors to check again.",
+            f"Seam reports this door is full{counts} (max_access_codes_reached): no code can be added until "
+            "one ends. Sync the doors to check again.",
         )
     if limit is None:
         return Capacity(live, None, "ok", "")
+    source = " (Seam's maximum for this door)" if limit != lock.code_capacity else ""
     left = limit - live
     if left <= 0:
         return Capacity(
-            live, limit, "full", f"{live} live codes of {limit}: the door is full until one of its codes ends."
+            live,
+            limit,
+            "full",
+            f"{live} live codes of {limit}{source}: the door is full until one of its codes ends.",
         )
     if left <= max(CAPACITY_WARN_MIN, math.ceil(limit * CAPACITY_WARN_SHARE)):
-        return Capacity(live, limit, "low", f"{live} live codes of {limit}: room for only {left} more.")
+        return Capacity(live, limit, "low", f"{live} live codes of {limit}{source}: room for only {left} more.")
     return Capacity(live, limit, "ok", "")
 
 

@@ -238,7 +238,7 @@ def plan_change(
                 keep=tuple(c.pk for c in keep if c.pk is not None),
                 supersede=tuple(c.pk for c in gone if c.pk is not None),
                 slot_name="",
-                summary="Shorten the stay: no new code is needed (a code cannot be shortened).",
+                summary="Shorten the stay: no new code is needed (a code cannot be shortened)",
                 details=tuple(details),
             )
         ]

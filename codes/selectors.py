@@ -6,9 +6,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from codes.changes import with_live_code_counts
-from codes.models import AccessCode, AccessCodeEvent
+from codes.models import AccessCode, AccessCodeEvent, StaffAlert
 from locks.models import Lock
 from properties.models import Reservation
 from properties.selectors import sites_for_user
@@ -18,7 +19,7 @@ User = AbstractBaseUser | AnonymousUser
 
 def _codes_newest_first(*, with_history: bool = False) -> QuerySet[AccessCode]:
     """Codes newest first, each with its emails (and its events, for the history page)."""
-    codes = AccessCode.objects.order_by("-created_at").prefetch_related("emails")
+    codes = AccessCode.objects.order_by("-created_at").select_related("lock").prefetch_related("emails")
     if with_history:
         events = AccessCodeEvent.objects.select_related("user").order_by("-at", "-pk")
         codes = codes.prefetch_related(Prefetch("events", queryset=events))
@@ -29,6 +30,24 @@ def access_code_for_user(*, user: User, pk: int) -> AccessCode:
     """One code, if it belongs to one of the person's sites; 404 otherwise."""
     visible = AccessCode.objects.filter(reservation__site__in=sites_for_user(user=user))
     return get_object_or_404(visible.select_related("reservation__site", "lock"), pk=pk)
+
+
+def access_code_with_history(*, pk: int) -> AccessCode:
+    """One code with its emails and its history newest first, as the reservation's page shows it."""
+    return _codes_newest_first(with_history=True).select_related("reservation__site", "lock").get(pk=pk)
+
+
+def is_stay_lead(code: AccessCode) -> bool:
+    """Whether ``code`` is its stay's first current code: the one that carries the stay's email,
+    which lists every current code (one email per stay, not one per code of a chain)."""
+    lead = (
+        AccessCode.objects.filter(reservation_id=code.reservation_id, superseded_at__isnull=True)
+        .exclude(status__in=[AccessCode.Status.CANCELLED, AccessCode.Status.FAILED])
+        .order_by("starts_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return lead == code.pk
 
 
 def reservation_for_user(*, user: User, pk: int) -> Reservation:
@@ -85,4 +104,18 @@ def locks_for_user(*, user: User) -> QuerySet[Lock]:
     """
     return with_live_code_counts(
         Lock.objects.filter(site__in=sites_for_user(user=user)).select_related("site").order_by("site__name", "name")
+    )
+
+
+def staff_alerts_for_user(*, user: User) -> QuerySet[StaffAlert]:
+    """Open alerts on the person's sites, newest first.
+
+    An alert about a code whose window has ended is left out: nothing can be done for that
+    stay any more, and the dashboard is for what still can.
+    """
+    return (
+        StaffAlert.objects.filter(site__in=sites_for_user(user=user), resolved_at__isnull=True)
+        .exclude(access_code__ends_at__lte=timezone.now())
+        .select_related("lock", "access_code")
+        .order_by("-created_at", "-pk")
     )

@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -36,6 +37,10 @@ from locks.timeslots import SlotTime, parse_slot_time, slot_prefix
 
 MAX_CODE_DURATION = timedelta(days=31)
 BIWEEKLY_NIGHTS = 14
+# Far inside what date and datetime arithmetic can take in any zone, so that no date a form
+# accepts can overflow the window maths (year 9999 plus an offset does).
+_EARLIEST_DATE = date(1900, 1, 1)
+_LATEST_DATE = date(9000, 12, 31)
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -161,11 +166,6 @@ def explain_no_windows(
     nights = (departure - arrival).days
     messages: list[str] = []
 
-    if nights > MAX_CODE_DURATION.days:
-        messages.append(
-            f"This stay is {nights} nights, longer than one Oracode code can last (31 days), so it needs a "
-            "chain of codes, and no level of this door can make one for these dates."
-        )
     messages.extend(_timezone_messages(time_slots, lock_timezone))
 
     usable = [v for v in verdicts if not (isinstance(v, _Refusal) and v.reason in _UNSUPPORTED)]
@@ -182,19 +182,13 @@ def explain_no_windows(
         )
 
     biweekly = [r for r in refusals if r.reason == "biweekly_length"]
-    if biweekly:
-        if len(biweekly) == len(usable):
-            messages.append(
-                f"This door only has two-week (biweekly) levels, which fit only a stay of exactly "
-                f"{BIWEEKLY_NIGHTS} nights; this stay is {_nights(nights)}. Change the dates to a "
-                f"{BIWEEKLY_NIGHTS}-night stay, or add a guest user level to the door in dormakaba."
-            )
-        else:
-            names = ", ".join(f'"{r.slot_name}"' for r in biweekly)
-            messages.append(
-                f"Two-week (biweekly) levels ({names}) fit only a stay of exactly {BIWEEKLY_NIGHTS} "
-                f"nights; this stay is {_nights(nights)}."
-            )
+    only_biweekly = bool(biweekly) and len(biweekly) == len(usable)
+    if only_biweekly:
+        messages.append(
+            f"This door only has two-week (biweekly) levels, which fit only a stay of exactly "
+            f"{BIWEEKLY_NIGHTS} nights; this stay is {_nights(nights)}. Change the dates to a "
+            f"{BIWEEKLY_NIGHTS}-night stay, or add a guest user level to the door in dormakaba."
+        )
 
     messages.extend(_past_messages([r for r in refusals if r.reason == "starts_before_now"], arrival, now_utc))
 
@@ -202,6 +196,20 @@ def explain_no_windows(
         message = _refusal_message(refusal, nights)
         if message is not None:
             messages.append(message)
+
+    if nights > MAX_CODE_DURATION.days:
+        messages.append(
+            f"This stay is {nights} nights, longer than one Oracode code can last (31 days), so it needs a "
+            "chain of codes, and no level of this door can make one for these dates."
+        )
+
+    if biweekly and not only_biweekly:
+        # An aside, after the reasons that decide: the door's other levels are what matter.
+        names = ", ".join(f'"{r.slot_name}"' for r in biweekly)
+        messages.append(
+            f"Two-week (biweekly) levels ({names}) fit only a stay of exactly {BIWEEKLY_NIGHTS} "
+            f"nights; this stay is {_nights(nights)}."
+        )
 
     if not messages and not windows:
         messages.append("No time slot of this door fits these dates: try other dates.")
@@ -325,8 +333,16 @@ def _slot_name(slot: dict[str, Any]) -> str:
     return f"Level {prefix}" if prefix is not None else "Unnamed level"
 
 
-def check_stay(arrival: date, departure: date) -> None:
-    """Raise ValidationError unless departure is after arrival (TypeError for datetimes)."""
+def check_stay(arrival: date, departure: date, *, today: date | None = None) -> None:
+    """Raise ValidationError unless codes can be planned for a stay from ``arrival`` to ``departure``.
+
+    Always: departure after arrival, at most ``RESERVATION_MAX_NIGHTS`` nights (a year by
+    default: a stay of ten years would take over a hundred codes on one door), and dates the
+    calendar maths can handle. With ``today`` (the booking forms and services), also an arrival
+    at most ``RESERVATION_MAX_DAYS_AHEAD`` days ahead (a mistyped year is caught before a code
+    that holds a place on the lock for years is made) and no longer ago than the longest stay.
+    Checked before any other work, so a hostile date costs nothing. TypeError for datetimes.
+    """
     # datetime is a date subclass; a time of day here would silently be dropped.
     if isinstance(arrival, datetime) or isinstance(departure, datetime):
         raise TypeError("arrival and departure must be dates, not datetimes")
@@ -335,6 +351,34 @@ def check_stay(arrival: date, departure: date) -> None:
             "The departure date (%(departure)s) must be after the arrival date (%(arrival)s).",
             code="departure_not_after_arrival",
             params={"arrival": arrival.isoformat(), "departure": departure.isoformat()},
+        )
+    max_nights = settings.RESERVATION_MAX_NIGHTS
+    nights = (departure - arrival).days
+    if nights > max_nights:
+        raise ValidationError(
+            "This stay is %(nights)s nights; codes are made for stays of at most %(max)s nights. "
+            "Check the dates, or book a longer stay as consecutive reservations.",
+            code="stay_too_long",
+            params={"nights": nights, "max": max_nights},
+        )
+    if arrival < _EARLIEST_DATE or departure > _LATEST_DATE:
+        raise ValidationError("These dates are out of range: check the year.", code="date_out_of_range", params={})
+    if today is None:
+        return
+    latest = today + timedelta(days=settings.RESERVATION_MAX_DAYS_AHEAD)
+    if arrival > latest:
+        raise ValidationError(
+            "The arrival date (%(arrival)s) is too far ahead: codes are made for arrivals until "
+            "%(latest)s. Check the year, or book this stay closer to the date.",
+            code="arrival_too_far_ahead",
+            params={"arrival": _format_date(arrival), "latest": _format_date(latest)},
+        )
+    earliest = today - timedelta(days=max_nights)
+    if arrival < earliest:
+        raise ValidationError(
+            "The arrival date (%(arrival)s) is more than %(max)s days ago: check the year.",
+            code="arrival_too_long_ago",
+            params={"arrival": _format_date(arrival), "max": max_nights},
         )
 
 

@@ -6,11 +6,13 @@ simulator on loopback. ``DATABASE_URL``, ``REDIS_URL`` and ``SEAM_API_KEY``
 switch to PostgreSQL, Redis and the real Seam.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 import xstatic.pkg.bootstrap
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time, as the type stubs say.
@@ -50,6 +52,8 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
+    "axes",
+    "csp",
     "properties",
     "locks",
     "codes",
@@ -65,6 +69,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +94,18 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves several people, a worker and beat at once. WAL lets reads go
+    # on beside the one writer; the busy timeout makes a writer wait for the lock rather than
+    # fail; IMMEDIATE takes the write lock when a transaction begins, because a transaction that
+    # read first and then must upgrade to write fails at once ("database is locked"), timeout or not.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -95,6 +114,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes counts failed logins (the staff pages' and the admin's) per username and client
+# address together, and locks that pair out after LOGIN_FAILURE_LIMIT failures for
+# LOGIN_LOCKOUT_MINUTES: guessing one person's password gets nowhere, and a stranger typing a
+# colleague's name cannot lock the colleague out everywhere. The address is REMOTE_ADDR: behind
+# a reverse proxy that is the proxy's, so the lockout becomes per username.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Staff sessions end after a working day (STAFF_SESSION_HOURS): a PIN-revealing page left
+# open on a shared front-desk computer does not stay signed in overnight.
+SESSION_COOKIE_AGE = int(env.float("STAFF_SESSION_HOURS", default=10) * 3600)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -205,6 +241,12 @@ SEAM_CREATE_WINDOW_SECONDS = env.float("SEAM_CREATE_WINDOW_SECONDS", default=60.
 SEAM_CREATE_MARGIN_SECONDS = env.float("SEAM_CREATE_MARGIN_SECONDS", default=1.0)
 CODES_SWEEP_LIMIT = env.int("CODES_SWEEP_LIMIT", default=2000)
 
+# Stays: the longest stay codes are made for (a year), and how far ahead an arrival may be
+# booked (two years): a mistyped year is refused rather than planned into a code that holds a
+# place on the lock for years.
+RESERVATION_MAX_NIGHTS = env.int("RESERVATION_MAX_NIGHTS", default=365)
+RESERVATION_MAX_DAYS_AHEAD = env.int("RESERVATION_MAX_DAYS_AHEAD", default=730)
+
 # Following codes: first status check after creation, and when to escalate a code not set.
 CODES_FIRST_CHECK_SECONDS = env.float("CODES_FIRST_CHECK_SECONDS", default=10.0)
 CODES_WARN_HOURS = env.float("CODES_WARN_HOURS", default=24.0)
@@ -222,11 +264,29 @@ if not DEBUG:
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp): scripts, styles and everything else from this site only,
+# no inline script or style anywhere (htmx's own indicator styles are turned off in base.html),
+# never framed. The staff pages and the admin are checked against it in a browser test.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {"urllib3": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -6,11 +6,12 @@ from django import forms
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from codes.changes import Capacity, capacity, change_plans, current_codes, live_codes
 from codes.models import AccessCode
 from codes.plans import ChangePlan, Plan, find_plan, offer_plans
-from codes.windows import explain_no_windows, format_local, zone_abbreviation
+from codes.windows import check_stay, explain_no_windows, format_local, zone_abbreviation
 from locks.models import Lock
 from properties.models import Reservation, Site
 from properties.selectors import sites_for_user
@@ -34,6 +35,28 @@ def _value_so_far(form: forms.BaseForm, name: str) -> Any:
         return field.clean(raw)
     except ValidationError:
         return None
+
+
+# Which date field a stay refusal belongs to (see ``codes.windows.check_stay``).
+_ARRIVAL_ERRORS = {"arrival_too_far_ahead", "arrival_too_long_ago", "date_out_of_range"}
+
+
+def stay_refusal(arrival: date, departure: date, *, now: datetime | None = None) -> ValidationError | None:
+    """Why no codes can be planned for these dates at all (order, length, range), or None.
+
+    Checked before any offer is computed: a stay of ten years, or one in year 9999, is refused
+    here in microseconds instead of being planned code by code.
+    """
+    try:
+        check_stay(arrival, departure, today=(now or timezone.now()).date())
+    except ValidationError as exc:
+        return exc
+    return None
+
+
+def _add_stay_refusal(form: forms.BaseForm, refusal: ValidationError) -> None:
+    field = "arrival" if getattr(refusal, "code", None) in _ARRIVAL_ERRORS else "departure"
+    form.add_error(field, refusal)
 
 
 class ReservationForm(forms.ModelForm[Reservation]):
@@ -85,6 +108,7 @@ class ReservationForm(forms.ModelForm[Reservation]):
 
         self.offered: list[Plan] = []
         self.no_window_reasons: list[str] = []
+        self.stay_problem = ""
         self.capacity: Capacity | None = None
         self._offer()
         window_field = self.fields["window"]
@@ -97,13 +121,15 @@ class ReservationForm(forms.ModelForm[Reservation]):
         departure = _value_so_far(self, "departure")
         if not isinstance(lock, Lock) or not isinstance(arrival, date) or not isinstance(departure, date):
             return
+        refusal = stay_refusal(arrival, departure, now=self.now)
+        if refusal is not None:
+            self.stay_problem = " ".join(refusal.messages)
+            return
         self.capacity = capacity(lock, live=live_codes(now=self.now).filter(lock=lock).count())
         if lock.timezone_problem:
             self.no_window_reasons = [
                 f"No codes can be made for this door until its time zones agree. {lock.timezone_problem}"
             ]
-            return
-        if departure <= arrival:
             return
         if not lock.can_program_offline_access_codes:
             self.no_window_reasons = ["Seam says this door cannot take offline codes. Choose another door."]
@@ -124,12 +150,13 @@ class ReservationForm(forms.ModelForm[Reservation]):
         arrival, departure = cleaned.get("arrival"), cleaned.get("departure")
         if site and lock and lock.site_id != site.pk:
             self.add_error("lock", "This door belongs to another site.")
-        if arrival and departure and departure <= arrival:
-            self.add_error("departure", "Departure must be at least one day after arrival.")
+        refusal = stay_refusal(arrival, departure, now=self.now) if arrival and departure else None
+        if refusal is not None:
+            _add_stay_refusal(self, refusal)
         key = cleaned.get("window")
         if lock and lock.timezone_problem:
             self.add_error("lock", f"No codes can be made for this door: {lock.timezone_problem}")
-        elif lock and arrival and departure and departure > arrival and key:
+        elif lock and arrival and departure and refusal is None and key:
             # Recompute the offer now: the clock may have passed check-in since the page loaded.
             plan = find_plan(lock.time_slots, arrival=arrival, departure=departure, key=key, now=self.now)
             if plan is None:
@@ -166,6 +193,18 @@ class ReservationFilterForm(forms.Form):
         site_field.queryset = sites_for_user(user=user)
 
 
+class LedgerFilterForm(forms.Form):
+    """The ledger's site filter: a site the person may see, or all of them."""
+
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, empty_label="All sites")
+
+    def __init__(self, *args: Any, user: AbstractBaseUser | AnonymousUser, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        site_field = self.fields["site"]
+        assert isinstance(site_field, forms.ModelChoiceField)
+        site_field.queryset = sites_for_user(user=user)
+
+
 class ReservationChangeForm(forms.Form):
     """New dates for a stay, and how its codes follow (see :func:`codes.plans.plan_change`).
 
@@ -184,22 +223,28 @@ class ReservationChangeForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, reservation: Reservation, now: datetime | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        reservation: Reservation,
+        now: datetime | None = None,
+        preview: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """``preview``: the dates only (the page's "show what happens" step), no choice required yet."""
         super().__init__(*args, **kwargs)
         self.reservation = reservation
         self.now = now
         self.plans: list[ChangePlan] = []
         self.no_plan_reasons: list[str] = []
+        if preview:
+            self.fields["plan"].required = False
         arrival, departure = _value_so_far(self, "arrival"), _value_so_far(self, "departure")
         if (
             arrival
             and departure
-            and departure > arrival
-            and (arrival, departure)
-            != (
-                reservation.arrival,
-                reservation.departure,
-            )
+            and (arrival, departure) != (reservation.arrival, reservation.departure)
+            and stay_refusal(arrival, departure, now=now) is None
         ):
             lock = reservation.lock
             if lock.timezone_problem:
@@ -225,7 +270,12 @@ class ReservationChangeForm(forms.Form):
         if not codes or arrival > old.arrival or departure < old.departure:
             return []
         last = max(codes, key=lambda code: code.ends_at)
-        ends = last.ends_at.astimezone(ZoneInfo(last.timezone))
+        zone = ZoneInfo(last.timezone)
+        today = (self.now or timezone.now()).astimezone(zone).date()
+        if arrival < old.arrival and arrival <= today:
+            # The new arrival has passed: that is the reason, and explain_no_windows says it.
+            return []
+        ends = last.ends_at.astimezone(zone)
         return [
             f"The guest's code works until {format_local(ends)} ({last.timezone}, {zone_abbreviation(ends)}). "
             "A continuation code must start before then and in the future, and no level of this door has a "
@@ -237,8 +287,9 @@ class ReservationChangeForm(forms.Form):
         cleaned = super().clean() or {}
         arrival, departure = cleaned.get("arrival"), cleaned.get("departure")
         if arrival and departure:
-            if departure <= arrival:
-                self.add_error("departure", "Departure must be at least one day after arrival.")
+            refusal = stay_refusal(arrival, departure, now=self.now)
+            if refusal is not None:
+                _add_stay_refusal(self, refusal)
             elif (arrival, departure) == (self.reservation.arrival, self.reservation.departure):
                 self.add_error(None, "These are the stay's dates already: change the arrival or the departure.")
         # The chosen plan, the door's room for its codes and its zones are checked again by

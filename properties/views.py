@@ -19,11 +19,18 @@ from codes.changes import (
     reservation_cancel,
     reservation_change_dates,
 )
-from codes.selectors import access_code_for_user, locks_for_user, reservation_for_user, reservations_for_user
+from codes.selectors import (
+    access_code_for_user,
+    locks_for_user,
+    reservation_for_user,
+    reservations_for_user,
+    staff_alerts_for_user,
+)
 from codes.views import staff_user
+from config.queueing import watch_queueing
 from locks.models import Lock
 from properties import services
-from properties.forms import ReservationChangeForm, ReservationFilterForm, ReservationForm
+from properties.forms import LedgerFilterForm, ReservationChangeForm, ReservationFilterForm, ReservationForm
 from properties.selectors import sites_for_user
 
 UPCOMING_DAYS = 14
@@ -47,12 +54,13 @@ def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Per site: doors that need attention, the ledger of live codes nobody booked, today's
-    arrivals (in the site's own time zone) and the next two weeks."""
+    """Per site: open alerts from Seam, doors that need attention, the ledger of live codes
+    nobody booked, today's arrivals (in the site's own time zone) and the next two weeks."""
     sections = []
     sites = list(sites_for_user(user=request.user))
     locks = list(locks_for_user(user=request.user))
     ledger = list(ledger_codes().filter(lock__site__in=sites))
+    staff_alerts = list(staff_alerts_for_user(user=request.user))
     for site in sites:
         today = timezone.now().astimezone(ZoneInfo(site.timezone)).date()
         rows = reservations_for_user(user=request.user, site_id=site.pk)
@@ -61,6 +69,7 @@ def home(request: HttpRequest) -> HttpResponse:
             {
                 "site": site,
                 "today": today,
+                "staff_alerts": [alert for alert in staff_alerts if alert.site_id == site.pk],
                 "door_alerts": _door_alerts([lock for lock in locks if lock.site_id == site.pk]),
                 "ledger_open": sum(1 for c in site_ledger if c.acknowledged_at is None),
                 "ledger_total": len(site_ledger),
@@ -125,9 +134,9 @@ def door_codes(request: HttpRequest, pk: int) -> HttpResponse:
 def ledger(request: HttpRequest) -> HttpResponse:
     """Live codes of cancelled, shortened or moved stays, per door, until acknowledged and expired."""
     codes = ledger_codes().filter(lock__site__in=sites_for_user(user=request.user))
-    site_id = request.GET.get("site")
-    if site_id and site_id.isdigit():
-        codes = codes.filter(lock__site_id=int(site_id))
+    form = LedgerFilterForm(request.GET or None, user=request.user)
+    if form.is_valid() and form.cleaned_data["site"]:
+        codes = codes.filter(lock__site=form.cleaned_data["site"])
     return render(request, "properties/ledger.html", {"codes": codes, "now": timezone.now()})
 
 
@@ -156,28 +165,33 @@ def reservation_change(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                _, plan = reservation_change_dates(
-                    reservation=reservation,
-                    arrival=data["arrival"],
-                    departure=data["departure"],
-                    plan_key=data["plan"],
-                    user=staff_user(request),
-                )
+                with watch_queueing() as queueing:
+                    _, plan = reservation_change_dates(
+                        reservation=reservation,
+                        arrival=data["arrival"],
+                        departure=data["departure"],
+                        plan_key=data["plan"],
+                        user=staff_user(request),
+                    )
             except ChangeRefused as exc:
                 form.add_error(None, str(exc))
             else:
                 added = len(plan.new_windows)
-                messages.success(
-                    request,
-                    f"Dates changed. {plan.summary}."
-                    + (f" {added} new code{'s are' if added > 1 else ' is'} being created at Seam." if added else ""),
-                )
+                codes = f"{added} new code{'s' if added > 1 else ''}"
+                if not added:
+                    follow = ""
+                elif queueing.failed:
+                    follow = f" {codes} will be created at Seam as soon as the task queue answers again."
+                else:
+                    follow = f" {codes} {'are' if added > 1 else 'is'} being created at Seam."
+                messages.success(request, f"Dates changed. {plan.summary}.{follow}")
                 return redirect("reservation_detail", pk=reservation.pk)
+    elif "arrival" in request.GET or "departure" in request.GET:
+        # The dates step: bound, so a wrong date gets its error next to the field.
+        form = ReservationChangeForm(request.GET, reservation=reservation, preview=True)
+        form.is_valid()
     else:
-        initial = {
-            "arrival": request.GET.get("arrival") or reservation.arrival,
-            "departure": request.GET.get("departure") or reservation.departure,
-        }
+        initial = {"arrival": reservation.arrival, "departure": reservation.departure}
         form = ReservationChangeForm(initial=initial, reservation=reservation)
     return render(request, "properties/reservation_change.html", {"form": form, "reservation": reservation})
 
@@ -204,24 +218,35 @@ def reservation_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            reservation, _code = services.reservation_create(
-                site=data["site"],
-                lock=data["lock"],
-                guest_name=data["guest_name"],
-                guest_email=data["guest_email"],
-                arrival=data["arrival"],
-                departure=data["departure"],
-                window=data["window"],
-            )
+            with watch_queueing() as queueing:
+                reservation, _code = services.reservation_create(
+                    site=data["site"],
+                    lock=data["lock"],
+                    guest_name=data["guest_name"],
+                    guest_email=data["guest_email"],
+                    arrival=data["arrival"],
+                    departure=data["departure"],
+                    window=data["window"],
+                )
         except ValidationError as exc:
             # The door is full, or its zones disagree, since the form was checked.
             form.add_error(None, exc)
             return render(request, "properties/reservation_form.html", {"form": form})
-        messages.success(
-            request,
-            f"Reservation for {reservation.guest_name} saved. Its code ({data['window'].label}) "
-            "is being created at Seam.",
-        )
+        if queueing.failed:
+            # Saved, and the sweep queues the code once the queue is back: submitting again
+            # would book the stay twice.
+            messages.warning(
+                request,
+                f"Reservation for {reservation.guest_name} saved. The task queue is not answering right now: "
+                f"its code ({data['window'].label}) will be created at Seam as soon as it is back, on its own. "
+                "Do not book it again.",
+            )
+        else:
+            messages.success(
+                request,
+                f"Reservation for {reservation.guest_name} saved. Its code ({data['window'].label}) "
+                "is being created at Seam.",
+            )
         return redirect("home")
     return render(request, "properties/reservation_form.html", {"form": form})
 

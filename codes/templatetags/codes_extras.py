@@ -47,3 +47,10 @@ def codes_for_page(codes: Iterable[AccessCode]) -> list[AccessCode]:
     codes = list(codes)
     rest = sorted((c for c in codes if not c.is_current), key=lambda c: c.created_at, reverse=True)
     return current_codes(codes) + rest
+
+
+@register.filter
+def leads(code: AccessCode, current: list[AccessCode]) -> bool:
+    """Whether ``code`` is the first of the stay's current codes (``current``, from ``current_codes``):
+    the one that carries the stay's email."""
+    return bool(current) and current[0].pk == code.pk

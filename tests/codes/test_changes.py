@@ -131,6 +131,7 @@ def test_an_extension_keeps_the_guests_code_and_adds_a_continuation_seam_accepts
     email = code_email_send(code_email_id=code_email_request(access_code=continuation).pk)
     assert email.status == "sent"
     body = mail.outbox[-1].body
+    assert mail.outbox[-1].subject == f"Your door codes for {room.site.name}, {room.name}"
     assert "Your stay needs\n2 codes" in body
     assert f"Code 1: {kept.code}" in body
     assert f"Code 2: {continuation.code}" in body

@@ -203,3 +203,17 @@ def test_an_extension_asked_too_late_for_a_continuation_says_what_to_do(client, 
     assert "The guest&#x27;s code works until Sun 15 Sep 11:00 (America/Los_Angeles, PDT)" in page
     assert "Book the extra nights as a new reservation" in page
     assert 'name="plan"' not in page
+
+
+def test_shortening_says_so_in_one_sentence(client, ocean):
+    site, lock = ocean
+    code = created(book_stay(lock, arrival=ARRIVAL, nights=5))
+    client.force_login(make_staff("demo", site))
+    url = reverse("reservation_change", args=[code.reservation_id])
+    shorter = {"arrival": "2030-09-10", "departure": "2030-09-13"}
+    key = client.get(url, shorter).content.decode().split('name="plan" id="plan-1" value="')[1].split('"')[0]
+
+    detail = client.post(url, {**shorter, "plan": key}, follow=True).content.decode()
+
+    assert "no new code is needed (a code cannot be shortened)." in detail
+    assert ").." not in detail

@@ -1,0 +1,127 @@
+"""Bookings at once on a door with one place left, on PostgreSQL: exactly one goes through.
+
+Every code made holds a place on its Oracode lock until it ends, and a code can never be
+revoked, so two bookings that each counted the same free place would overfill the door for good.
+"""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, connections
+from django.utils import timezone
+
+from codes.changes import ChangeRefused, reservation_change_dates
+from codes.models import AccessCode
+from codes.plans import plan_change
+from codes.windows import offer_windows
+from properties.services import reservation_create
+from tests.builders import book_stay, make_lock, make_site
+from tests.conftest import skip_or_fail
+
+BOOKINGS_AT_ONCE = 6
+
+
+@pytest.fixture
+def nearly_full_door(celery_queue):
+    """A door with room for 5 codes and 4 live ones. (celery_queue: the codes' create tasks go to a
+    queue of this test's own, which nobody works; it needs PostgreSQL and Redis.)"""
+    if connection.vendor != "postgresql":
+        skip_or_fail("serialising bookings needs PostgreSQL's row locks: set DATABASE_URL")
+    lock = make_lock(make_site(), "Room 101", code_capacity=5)
+    first = timezone.now().date() + timedelta(days=30)
+    for i in range(4):
+        book_stay(lock, arrival=first + timedelta(days=4 * i))
+    return lock, first + timedelta(days=40)
+
+
+def _all_at_once(work, count: int) -> tuple[int, list[str]]:
+    """Run ``work(i)`` in ``count`` threads, each on its own connection, released together;
+    returns how many went through and the refusals."""
+    barrier = threading.Barrier(count)
+    done: list[int] = []
+    refused: list[str] = []
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            work(i)
+            done.append(i)
+        except (ValidationError, ChangeRefused) as exc:
+            refused.append(" ".join(getattr(exc, "messages", [str(exc)])))
+        except BaseException as exc:  # reported in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return len(done), refused
+
+
+def test_bookings_at_once_on_the_last_place_let_exactly_one_through(nearly_full_door):
+    lock, arrival = nearly_full_door
+    departure = arrival + timedelta(days=3)
+    window = offer_windows(lock.time_slots, arrival=arrival, departure=departure)[0]
+
+    def book(i: int) -> None:
+        reservation_create(
+            site=lock.site,
+            lock=lock,
+            guest_name=f"Guest {i}",
+            guest_email="guest@example.com",
+            arrival=arrival,
+            departure=departure,
+            window=window,
+        )
+
+    went_through, refused = _all_at_once(book, BOOKINGS_AT_ONCE)
+
+    assert went_through == 1
+    assert len(refused) == BOOKINGS_AT_ONCE - 1
+    assert all("has no room for another code" in message for message in refused)
+    assert AccessCode.objects.filter(lock=lock).count() == 5
+
+
+def test_date_changes_at_once_on_the_last_place_let_exactly_one_through(nearly_full_door):
+    lock, arrival = nearly_full_door
+    lock.code_capacity = 4 + BOOKINGS_AT_ONCE
+    lock.save()
+    stays = [book_stay(lock, arrival=arrival + timedelta(days=4 * i)).reservation for i in range(BOOKINGS_AT_ONCE)]
+    lock.code_capacity = 4 + BOOKINGS_AT_ONCE + 1
+    lock.save()
+    # Made at Seam: a move leaves them live (a code never sent would be withdrawn instead).
+    for code in AccessCode.objects.filter(lock=lock):
+        AccessCode.objects.filter(pk=code.pk).update(
+            status=AccessCode.Status.SET, seam_access_code_id=f"seam-{code.pk}", code="123456"
+        )
+    # Each stay moves a week later: a new code each, with one place left for them all.
+    moves = []
+    for stay in stays:
+        new = (stay.arrival + timedelta(days=60), stay.departure + timedelta(days=60))
+        current = list(AccessCode.objects.filter(reservation=stay))
+        plan = plan_change(
+            lock.time_slots,
+            current=current,
+            old_arrival=stay.arrival,
+            old_departure=stay.departure,
+            arrival=new[0],
+            departure=new[1],
+        )[0]
+        moves.append((stay, new, plan.key))
+
+    def move(i: int) -> None:
+        stay, (new_arrival, new_departure), key = moves[i]
+        reservation_change_dates(reservation=stay, arrival=new_arrival, departure=new_departure, plan_key=key)
+
+    went_through, refused = _all_at_once(move, BOOKINGS_AT_ONCE)
+
+    assert went_through == 1
+    assert all("has no room for another code" in message for message in refused)
+    assert AccessCode.objects.filter(lock=lock).count() == 4 + BOOKINGS_AT_ONCE + 1
