@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 _SLOT_TIME = re.compile(
     r"^\s*(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?"
     r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?"
-    r"\s*\[(?P<zone>[^\]]+)\]\s*$"
+    r"\s*\[(?P<zone>[^\]]+)\]\s*$",
+    # \d would take any script's digits ("٠٧:٠٠" as 07:00): Seam sends ASCII.
+    re.ASCII,
 )
 
 
@@ -38,7 +40,8 @@ def parse_slot_time(value: object) -> SlotTime | None:
     try:
         wall = time(int(match["h"]), int(match["m"]), int(match["s"] or 0))
         ZoneInfo(match["zone"])
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, ZoneInfoNotFoundError, OSError):
+        # OSError: a zone name that is a folder of the zone database ("America") or unreadable.
         return None
     return SlotTime(wall_time=wall, zone=match["zone"])
 
