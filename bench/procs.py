@@ -75,7 +75,7 @@ class Process:
 def start_simulator(
     *, env: dict[str, str], log_dir: Path, port: int, api_key: str, args: list[str], name: str = "simulator"
 ) -> Process:
-    command = [PYTHON, "-m", "locks.simulator", "--port", str(port), "--api-key", api_key, "--log-level", "WARNING"]
+    command = [PYTHON, "-m", "simulator", "--port", str(port), "--api-key", api_key, "--log-level", "WARNING"]
     process = Process(name, command + args, env=env, log_dir=log_dir)
     url = f"http://127.0.0.1:{port}/_simulator/clock"
     headers = {"Authorization": f"Bearer {api_key}"}

@@ -28,13 +28,13 @@ from django.test.utils import CaptureQueriesContext
 
 from bench import procs
 from codes.models import AccessCode
-from codes.windows import offer_windows
+from codes.offers import stay_offer
+from codes.stays import reservation_create
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
 from properties.models import Reservation, Site
-from properties.services import reservation_create
+from simulator import demo
 
 Status = AccessCode.Status
 
@@ -173,17 +173,17 @@ def book(locks: list[Lock], per_door: int, *, first_arrival: date) -> list[int]:
         arrival = first_arrival + timedelta(days=3 * i)
         departure = arrival + timedelta(days=2)
         for lock in locks:
-            window = offer_windows(lock.time_slots, arrival=arrival, departure=departure)[0]
-            _, code = reservation_create(
+            offer = stay_offer(lock=lock, arrival=arrival, departure=departure)
+            _, codes = reservation_create(
                 site=lock.site,
                 lock=lock,
                 guest_name=f"Guest {lock.name} {i}",
                 guest_email="guest@example.com",
                 arrival=arrival,
                 departure=departure,
-                window=window,
+                plan_key=offer.plans[0].key,
             )
-            ids.append(code.pk)
+            ids.append(codes[0].pk)
     return ids
 
 

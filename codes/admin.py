@@ -6,12 +6,17 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 
-from codes.changes import ledger_acknowledge
+from codes.capacity import with_live_code_counts
+from codes.creating import access_code_retry
 from codes.emails import code_email_request
+from codes.errors import Refused
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, StaffAlert, WebhookDelivery
-from codes.services import access_code_retry
+from codes.stays import ledger_acknowledge
+from locks.admin import LockAdmin
+from locks.models import Lock
 from properties.admin import SiteScopedAdmin
 
 
@@ -153,13 +158,13 @@ class AccessCodeAdmin(SiteScopedAdmin[AccessCode]):
         done: str,
         action: Callable[[AccessCode, User | None], object],
     ) -> None:
-        """Apply ``action`` to each code; a refusal (ValueError) is reported, not fatal."""
+        """Apply ``action`` to each code; a refusal (``Refused``) is reported, not fatal."""
         user = request.user if isinstance(request.user, User) else None
         succeeded, refused = 0, []
         for code in codes:
             try:
                 action(code, user)
-            except ValueError as exc:
+            except Refused as exc:
                 refused.append(f"{code.name}: {exc}")
             else:
                 succeeded += 1
@@ -261,3 +266,22 @@ class StaffAlertAdmin(SiteScopedAdmin[StaffAlert]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Alerts are raised by what Seam reports; staff only mark them resolved.
         return False
+
+
+admin.site.unregister(Lock)
+
+
+@admin.register(Lock)
+class DoorAdmin(LockAdmin):
+    """The door admin with the live codes that hold a place on each door (codes know them;
+    the locks app, below this one, does not)."""
+
+    list_display = [*LockAdmin.list_display[:5], "live_code_count", *LockAdmin.list_display[5:]]
+    readonly_fields = [*LockAdmin.readonly_fields, "live_code_count"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lock]:
+        return with_live_code_counts(super().get_queryset(request), now=timezone.now())
+
+    @admin.display(description="Live codes", ordering="live_codes")
+    def live_code_count(self, lock: Lock) -> int:
+        return int(getattr(lock, "live_codes", 0))

@@ -18,9 +18,10 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.utils import timezone
 
+from codes.history import record
+from codes.localtime import describe_window
 from codes.messages import explain_error
 from codes.models import AccessCode, AccessCodeEvent, StaffAlert
-from codes.windows import describe_window
 from config.queueing import enqueue_on_commit
 from locks.models import Lock
 from locks.seam import SeamAccessCode
@@ -119,11 +120,7 @@ def staff_alert_email(*, alert_id: int) -> StaffAlert:
     alert.save(update_fields=["emailed_at", "email_error"])
     if alert.access_code is not None:
         outcome = alert.email_error or f"staff emailed ({len(recipients)} recipient(s))"
-        AccessCodeEvent.objects.create(
-            access_code=alert.access_code,
-            kind=AccessCodeEvent.Kind.ALERTED,
-            message=f"{alert.get_kind_display()}: {outcome}",
-        )
+        record(alert.access_code, AccessCodeEvent.Kind.ALERTED, f"{alert.get_kind_display()}: {outcome}")
     return alert
 
 
@@ -163,24 +160,25 @@ def alert_code_failed(code: AccessCode) -> StaffAlert:
     return _code_alert(code, Kind.CODE_FAILED, f"failed. {advice.summary} {advice.action} ({seam})")
 
 
+_MISMATCH = (
+    "was made differently at Seam. {mismatch} {asked} Tell the guest the times the code really works, or book the "
+    "stay again."
+)
+_REMOVED = (
+    "is no longer on the lock (Seam: {event_type}). The guest's PIN may not open the door: have a key ready, and "
+    "book the stay again for a new code."
+)
+
+
 def alert_window_mismatch(code: AccessCode) -> StaffAlert:
     """Seam made the code for another window or user level than asked."""
-    return _code_alert(
-        code,
-        Kind.WINDOW_MISMATCH,
-        f"was made differently at Seam. {code.seam_window_mismatch} {window_asked(code)} "
-        "Tell the guest the times the code really works, or book the stay again.",
-    )
+    message = _MISMATCH.format(mismatch=code.seam_window_mismatch, asked=window_asked(code))
+    return _code_alert(code, Kind.WINDOW_MISMATCH, message)
 
 
 def alert_code_removed(code: AccessCode, event_type: str) -> StaffAlert:
     """Seam says a guest's code was removed from its lock or deleted before its stay ended."""
-    return _code_alert(
-        code,
-        Kind.CODE_REMOVED,
-        f"is no longer on the lock (Seam: {event_type}). The guest's PIN may not open the door: have a key "
-        "ready, and book the stay again for a new code.",
-    )
+    return _code_alert(code, Kind.CODE_REMOVED, _REMOVED.format(event_type=event_type))
 
 
 def seam_window_mismatch(code: AccessCode, seam_code: SeamAccessCode) -> str:

@@ -25,13 +25,16 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from icalendar import Calendar, Event
 
+from codes.errors import Refused
+from codes.history import record
+from codes.localtime import describe_window, format_local
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail
-from codes.windows import describe_window, format_local
 from config.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 Status = CodeEmail.Status
+EMAILED = AccessCodeEvent.Kind.EMAILED
 IN_FLIGHT = [Status.QUEUED, Status.SENDING]
 
 # Without a timeout a stuck SMTP server would hold a worker (and the row, "sending") forever.
@@ -41,10 +44,6 @@ SMTP_TIMEOUT_SECONDS = 30
 SENDING_LEASE = timedelta(minutes=15)
 # A row "queued" this long lost its task (broker flushed, worker never started): queue it again.
 QUEUED_GRACE = timedelta(minutes=5)
-
-
-def _event(code: AccessCode, message: str, user: User | None = None) -> None:
-    AccessCodeEvent.objects.create(access_code=code, kind=AccessCodeEvent.Kind.EMAILED, message=message, user=user)
 
 
 def _refusal(code: AccessCode, now: datetime) -> str | None:
@@ -81,7 +80,7 @@ def code_emails_fail_stale(*, now: datetime, access_code: AccessCode | None = No
         with transaction.atomic():
             error = "The worker stopped while sending; the guest may not have received this email."
             if CodeEmail.objects.filter(pk=email.pk, status=Status.SENDING).update(status=Status.FAILED, error=error):
-                _event(email.access_code, f"Email to {email.to_address} failed: {error}")
+                record(email.access_code, EMAILED, f"Email to {email.to_address} failed: {error}")
                 failed += 1
     return failed
 
@@ -93,14 +92,14 @@ def code_email_request(*, access_code: AccessCode, user: User | None = None, res
     returns that one (a double click queues one email). Without ``resend``, an email already
     sent is returned as it is; with ``resend`` (staff asking on purpose) a new one is queued.
 
-    Raises ``ValueError`` with a message for staff when the code cannot be emailed: not set,
+    Raises ``Refused`` with a message for staff when the code cannot be emailed: not set,
     no PIN yet, no guest address, or the stay is over.
     """
     now = timezone.now()
     code = AccessCode.objects.select_related("reservation").get(pk=access_code.pk)
     refusal = _refusal(code, now)
     if refusal:
-        raise ValueError(refusal)
+        raise Refused(refusal)
     code_emails_fail_stale(now=now, access_code=code)
 
     in_flight = CodeEmail.objects.filter(access_code=code, status__in=IN_FLIGHT).first()
@@ -193,7 +192,7 @@ def code_email_send(*, code_email_id: int) -> CodeEmail:
         # Unconditional: the email went out, even if a sweep gave up on this row meanwhile.
         CodeEmail.objects.filter(pk=email.pk).update(status=Status.SENT, sent_at=timezone.now(), error="")
         kind = "Resent" if email.is_resend else "Emailed"
-        _event(code, f"{kind} to {email.to_address}", user=email.requested_by)
+        record(code, EMAILED, f"{kind} to {email.to_address}", user=email.requested_by)
     logger.info("Sent code email %s for code %s", email.pk, code.pk)
     email.refresh_from_db()
     return email
@@ -202,7 +201,7 @@ def code_email_send(*, code_email_id: int) -> CodeEmail:
 def _mark_failed(email: CodeEmail, error: str) -> CodeEmail:
     with transaction.atomic():
         CodeEmail.objects.filter(pk=email.pk).update(status=Status.FAILED, error=error)
-        _event(email.access_code, f"Email to {email.to_address} failed: {error}", user=email.requested_by)
+        record(email.access_code, EMAILED, f"Email to {email.to_address} failed: {error}", user=email.requested_by)
     email.refresh_from_db()
     return email
 

@@ -1,7 +1,38 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+
+class AccessCodeQuerySet(models.QuerySet["AccessCode"]):
+    """The rules about which codes count for what, each written once (``AccessCode`` holds the
+    same rules for one row in memory, where a list is prefetched)."""
+
+    def current(self) -> "AccessCodeQuerySet":
+        """The codes a guest should use: not replaced by a date change, withdrawn or failed."""
+        return self.filter(superseded_at__isnull=True).exclude(
+            status__in=[AccessCode.Status.CANCELLED, AccessCode.Status.FAILED]
+        )
+
+    def may_exist_at_seam(self) -> "AccessCodeQuerySet":
+        """Codes Seam holds or may hold: all but those withdrawn, or failed before any create
+        call could have reached Seam. Each opens its door, and holds a place on it, until it ends."""
+        return self.exclude(status=AccessCode.Status.CANCELLED).exclude(
+            status=AccessCode.Status.FAILED, seam_access_code_id="", create_sent=False
+        )
+
+    def live(self, now: datetime) -> "AccessCodeQuerySet":
+        """Codes that hold a place on their lock now (Oracode codes cannot be revoked)."""
+        return self.may_exist_at_seam().filter(ends_at__gt=now)
+
+    def needed(self, now: datetime) -> "AccessCodeQuerySet":
+        """Codes a guest still counts on: of a stay that stands, not replaced or withdrawn, not
+        ended (a failed one included: the guest still has no code)."""
+        return self.filter(
+            superseded_at__isnull=True, reservation__cancelled_at__isnull=True, ends_at__gt=now
+        ).exclude(status=AccessCode.Status.CANCELLED)
 
 
 class AccessCode(models.Model):
@@ -86,6 +117,8 @@ class AccessCode(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = AccessCodeQuerySet.as_manager()
+
     class Meta:
         ordering = ["starts_at"]
         constraints = [
@@ -106,14 +139,23 @@ class AccessCode(models.Model):
 
     @property
     def is_current(self) -> bool:
-        """One of the codes the guest should use: not replaced, withdrawn or failed."""
+        """One of the codes the guest should use (see ``AccessCodeQuerySet.current``)."""
         return self.superseded_at is None and self.status not in (self.Status.CANCELLED, self.Status.FAILED)
 
+    @property
+    def is_settled(self) -> bool:
+        """Nothing more will change on its own: set, failed or withdrawn, and its latest email
+        (emails are prefetched newest first) no longer on its way. Pages poll until then."""
+        if self.status not in (self.Status.SET, self.Status.FAILED, self.Status.CANCELLED):
+            return False
+        latest = next(iter(self.emails.all()), None)
+        return latest is None or latest.status not in (CodeEmail.Status.QUEUED, CodeEmail.Status.SENDING)
 
-# Codes that may hold a place on the lock: every code that Seam holds or may hold.
-MAY_EXIST_AT_SEAM = ~Q(status=AccessCode.Status.CANCELLED) & ~Q(
-    status=AccessCode.Status.FAILED, seam_access_code_id="", create_sent=False
-)
+    @property
+    def can_be_retried(self) -> bool:
+        """A failed code Seam never created may be asked for again; one Seam holds cannot be
+        replaced (it stays on the lock until it ends)."""
+        return self.status == self.Status.FAILED and not self.seam_access_code_id
 
 
 class AccessCodeEvent(models.Model):

@@ -25,11 +25,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from codes.localtime import describe_window
 from codes.windows import (
     MAX_CODE_DURATION,
     Window,
     check_stay,
-    describe_window,
     local_instant,
     offer_windows,
     window_for_slot,
@@ -137,16 +137,6 @@ def offer_plans(
     return sorted(unique, key=lambda p: (p.starts_at.astimezone(UTC), p.ends_at.astimezone(UTC), p.slot_name))
 
 
-def find_plan(
-    time_slots: Iterable[object] | None, *, arrival: date, departure: date, key: str, now: datetime | None = None
-) -> Plan | None:
-    """The offered plan whose key is ``key``; the offer is recomputed, never trusted."""
-    for plan in offer_plans(time_slots, arrival=arrival, departure=departure, now=now):
-        if plan.key == key:
-            return plan
-    return None
-
-
 # --- date changes -----------------------------------------------------------------------------
 
 
@@ -215,82 +205,103 @@ def plan_change(
 ) -> list[ChangePlan]:
     """The ways to move a stay to new dates, given the guest's current codes.
 
-    ``current`` are the codes the guest holds now (not superseded, failed or cancelled).
-    Empty when the dates do not change or the door offers nothing for them; raises
-    ValidationError when departure is not after arrival.
+    ``current`` are the codes the guest holds now (not superseded, failed or cancelled). A
+    shorter stay keeps what serves it; a longer one keeps the codes and adds continuations
+    where a level can (``_extend``); anything else, or an extension no level can make, gets
+    new codes for the whole stay (``_replace``). Empty when the dates do not change or the
+    door offers nothing for them; raises ``Refused`` for a stay ``check_stay`` refuses.
     """
     check_stay(arrival, departure)
     if (arrival, departure) == (old_arrival, old_departure):
         return []
     codes = sorted(current, key=lambda c: c.starts_at)
-    ids = tuple(c.pk for c in codes if c.pk is not None)
-
     if codes and arrival >= old_arrival and departure <= old_departure:
-        keep = tuple(c for c in codes if not _entirely_outside(c, arrival, departure))
-        gone = [c for c in codes if c not in keep]
-        details = [f"Keep {_code_words(c)}: it stays live until it ends." for c in keep]
-        details += [f"Supersede {_code_words(c)}: it stays live until it ends." for c in gone]
-        details.append("Codes that open the door on days no longer booked go into the door's ledger of live codes.")
-        return [
-            ChangePlan(
-                kind="shorten",
-                new_windows=(),
-                keep=tuple(c.pk for c in keep if c.pk is not None),
-                supersede=tuple(c.pk for c in gone if c.pk is not None),
-                slot_name="",
-                summary="Shorten the stay: no new code is needed (a code cannot be shortened)",
-                details=tuple(details),
-            )
-        ]
-
+        return [_shorten(codes, arrival, departure)]
     plans: list[ChangePlan] = []
     if codes and arrival <= old_arrival and departure >= old_departure:
-        covered_from = min(c.starts_at for c in codes)
-        covered_until = max(c.ends_at for c in codes)
-        slots = time_slots if isinstance(time_slots, list | tuple) else []
-        for slot in slots:
-            added = _extension(
-                slot,
-                covered_from,
-                covered_until,
-                arrival=arrival if arrival < old_arrival else None,
-                departure=departure if departure > old_departure else None,
-                now=now,
-            )
-            if added is None:
-                continue
-            name = added[0].slot_name if added else ""
-            details = [f"Keep {_code_words(c)}." for c in codes]
-            details += [
-                f"Add a code: {describe_window(w.starts_at, w.ends_at, w.timezone)}, overlapping the "
-                f"current {'code' if len(codes) == 1 else 'codes'} so access never has a gap."
-                for w in added
-            ]
-            if not added:
-                details.append("The current codes already cover the new dates: no new code is needed.")
-            summary = (
-                f"Keep the guest's code and add {len(added)} continuation code{'s' if len(added) > 1 else ''} ({name})"
-                if added
-                else "Keep the guest's code: it covers the new dates"
-            )
-            plans.append(
-                ChangePlan(
-                    kind="extend",
-                    new_windows=tuple(added),
-                    keep=ids,
-                    supersede=(),
-                    slot_name=name,
-                    summary=summary,
-                    details=tuple(details),
-                )
-            )
+        plans = _extend(
+            time_slots,
+            codes,
+            arrival=arrival if arrival < old_arrival else None,
+            departure=departure if departure > old_departure else None,
+            now=now,
+        )
     if not plans:
         offered = offer_plans(time_slots, arrival=arrival, departure=departure, now=now)
-        plans = [_replace(p, ids, codes) for p in offered]
+        plans = [_replace(p, codes) for p in offered]
     return list({p.key: p for p in plans}.values())
 
 
-def _replace(plan: Plan, ids: tuple[int, ...], codes: Sequence[CodeSpan]) -> ChangePlan:
+def _ids(codes: Sequence[CodeSpan]) -> tuple[int, ...]:
+    return tuple(c.pk for c in codes if c.pk is not None)
+
+
+def _shorten(codes: Sequence[CodeSpan], arrival: date, departure: date) -> ChangePlan:
+    """No new code: keep the codes that still serve a night of the stay, supersede the rest."""
+    keep = [c for c in codes if not _entirely_outside(c, arrival, departure)]
+    gone = [c for c in codes if c not in keep]
+    details = [f"Keep {_code_words(c)}: it stays live until it ends." for c in keep]
+    details += [f"Supersede {_code_words(c)}: it stays live until it ends." for c in gone]
+    details.append("Codes that open the door on days no longer booked go into the door's ledger of live codes.")
+    return ChangePlan(
+        kind="shorten",
+        new_windows=(),
+        keep=_ids(keep),
+        supersede=_ids(gone),
+        slot_name="",
+        summary="Shorten the stay: no new code is needed (a code cannot be shortened)",
+        details=tuple(details),
+    )
+
+
+def _extend(
+    time_slots: Iterable[object] | None,
+    codes: Sequence[CodeSpan],
+    *,
+    arrival: date | None,
+    departure: date | None,
+    now: datetime | None,
+) -> list[ChangePlan]:
+    """Per level that can: keep every code and add lead-in or continuation codes that overlap
+    them, so access never has a gap. ``arrival``/``departure``: the new dates where they moved
+    out, else None."""
+    covered_from = min(c.starts_at for c in codes)
+    covered_until = max(c.ends_at for c in codes)
+    plans: list[ChangePlan] = []
+    for slot in time_slots if isinstance(time_slots, list | tuple) else []:
+        added = _extension(slot, covered_from, covered_until, arrival=arrival, departure=departure, now=now)
+        if added is None:
+            continue
+        name = added[0].slot_name if added else ""
+        details = [f"Keep {_code_words(c)}." for c in codes]
+        details += [
+            f"Add a code: {describe_window(w.starts_at, w.ends_at, w.timezone)}, overlapping the "
+            f"current {'code' if len(codes) == 1 else 'codes'} so access never has a gap."
+            for w in added
+        ]
+        if not added:
+            details.append("The current codes already cover the new dates: no new code is needed.")
+        summary = (
+            f"Keep the guest's code and add {len(added)} continuation code{'s' if len(added) > 1 else ''} ({name})"
+            if added
+            else "Keep the guest's code: it covers the new dates"
+        )
+        plans.append(
+            ChangePlan(
+                kind="extend",
+                new_windows=tuple(added),
+                keep=_ids(codes),
+                supersede=(),
+                slot_name=name,
+                summary=summary,
+                details=tuple(details),
+            )
+        )
+    return plans
+
+
+def _replace(plan: Plan, codes: Sequence[CodeSpan]) -> ChangePlan:
+    """New codes for the whole stay by ``plan``; every current code is superseded."""
     count = len(plan.windows)
     summary = (
         f"New code for the whole stay ({plan.label})"
@@ -303,7 +314,7 @@ def _replace(plan: Plan, ids: tuple[int, ...], codes: Sequence[CodeSpan]) -> Cha
         kind="replace",
         new_windows=plan.windows,
         keep=(),
-        supersede=ids,
+        supersede=_ids(codes),
         slot_name=plan.slot_name,
         summary=summary,
         details=tuple(details),

@@ -1,6 +1,6 @@
-"""Reads for the dashboard: every query is limited to the sites a person may see."""
+"""Reads for the staff pages: every query that takes a person is limited to the sites they may see."""
 
-from datetime import date
+from datetime import date, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -8,10 +8,10 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from codes.changes import with_live_code_counts
+from codes.capacity import with_live_code_counts
 from codes.models import AccessCode, AccessCodeEvent, StaffAlert
 from locks.models import Lock
-from properties.models import Reservation
+from properties.models import Reservation, Site
 from properties.selectors import sites_for_user
 
 User = AbstractBaseUser | AnonymousUser
@@ -40,14 +40,8 @@ def access_code_with_history(*, pk: int) -> AccessCode:
 def is_stay_lead(code: AccessCode) -> bool:
     """Whether ``code`` is its stay's first current code: the one that carries the stay's email,
     which lists every current code (one email per stay, not one per code of a chain)."""
-    lead = (
-        AccessCode.objects.filter(reservation_id=code.reservation_id, superseded_at__isnull=True)
-        .exclude(status__in=[AccessCode.Status.CANCELLED, AccessCode.Status.FAILED])
-        .order_by("starts_at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    return lead == code.pk
+    current = AccessCode.objects.current().filter(reservation_id=code.reservation_id)
+    return current.order_by("starts_at", "pk").values_list("pk", flat=True).first() == code.pk
 
 
 def reservation_for_user(*, user: User, pk: int) -> Reservation:
@@ -103,7 +97,37 @@ def locks_for_user(*, user: User) -> QuerySet[Lock]:
     An Oracode code stays on the lock until it ends, whether or not the stay still stands.
     """
     return with_live_code_counts(
-        Lock.objects.filter(site__in=sites_for_user(user=user)).select_related("site").order_by("site__name", "name")
+        Lock.objects.filter(site__in=sites_for_user(user=user)).select_related("site").order_by("site__name", "name"),
+        now=timezone.now(),
+    )
+
+
+def ledger_codes(*, now: datetime | None = None) -> QuerySet[AccessCode]:
+    """The ledger: live codes of cancelled, shortened or moved stays, listed until acknowledged
+    and expired, by door."""
+    now = now or timezone.now()
+    return (
+        AccessCode.objects.may_exist_at_seam()
+        .exclude(ledger_reason="")
+        .filter(Q(ends_at__gt=now) | Q(acknowledged_at__isnull=True))
+        .select_related("reservation", "lock__site", "acknowledged_by")
+        .order_by("lock__site__name", "lock__name", "ends_at", "pk")
+    )
+
+
+def ledger_codes_for_user(*, user: User, site: Site | None = None) -> QuerySet[AccessCode]:
+    """The ledger of the person's sites, or of one of them."""
+    codes = ledger_codes().filter(lock__site__in=sites_for_user(user=user))
+    return codes if site is None else codes.filter(lock__site=site)
+
+
+def live_codes_on_door(*, lock: Lock) -> QuerySet[AccessCode]:
+    """Every code that holds a place on the door now, first first."""
+    return (
+        AccessCode.objects.live(timezone.now())
+        .filter(lock=lock)
+        .select_related("reservation")
+        .order_by("starts_at", "pk")
     )
 
 

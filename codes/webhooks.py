@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from codes.alerts import alert_code_failed, alert_code_removed, door_alert, staff_alert_raise, staff_alerts_resolve
+from codes.history import record
 from codes.models import AccessCode, AccessCodeEvent, StaffAlert, WebhookDelivery
 from config.queueing import enqueue_on_commit
 from locks.models import Lock
@@ -135,7 +136,7 @@ def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
 def _code_event(code: AccessCode, event_type: str, payload: dict[str, Any]) -> None:
     from codes.tasks import access_code_refresh_task
 
-    AccessCodeEvent.objects.create(access_code=code, kind=AccessCodeEvent.Kind.WEBHOOK, message=event_type)
+    record(code, AccessCodeEvent.Kind.WEBHOOK, event_type)
     errors = _dicts(payload.get("access_code_errors"))
     if event_type == "access_code.failed_to_set_on_device" and errors and code.status == Status.WAITING:
         _fail_from_event(code, errors)
@@ -168,11 +169,7 @@ def _fail_from_event(code: AccessCode, errors: list[dict[str, Any]]) -> None:
     )
     if failed:
         code.status, code.last_error_type, code.last_error_message = Status.FAILED, error_type, message
-        AccessCodeEvent.objects.create(
-            access_code=code,
-            kind=AccessCodeEvent.Kind.FAILED,
-            message=f"Seam could not set the code on the lock: {error_type}: {message}",
-        )
+        record(code, AccessCodeEvent.Kind.FAILED, f"Seam could not set the code on the lock: {error_type}: {message}")
         alert_code_failed(code)
 
 

@@ -3,8 +3,8 @@
 An offline Oracode code must match one of the door's user levels (``predefined_time_slots``)
 exactly: it starts at the level's check-in time on the arrival date and ends at its check-out
 time on the departure date, as wall-clock times in the lock's zone. This module turns those
-wall-clock times into instants, drops what Seam would refuse, and says in plain words why
-nothing is left when nothing is.
+wall-clock times into instants and drops what Seam would refuse; each level it drops is a
+``SlotRefusal`` that :mod:`codes.window_reasons` puts into words.
 
 Decisions (each one is tested in ``tests/codes/test_windows.py``):
 
@@ -30,9 +30,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from codes.errors import Refused
+from codes.localtime import describe_window, format_date, format_time
 from locks.timeslots import SlotTime, parse_slot_time, slot_prefix
 
 MAX_CODE_DURATION = timedelta(days=31)
@@ -41,9 +42,6 @@ BIWEEKLY_NIGHTS = 14
 # accepts can overflow the window maths (year 9999 plus an offset does).
 _EARLIEST_DATE = date(1900, 1, 1)
 _LATEST_DATE = date(9000, 12, 31)
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class Window:
     @property
     def label(self) -> str:
         """E.g. ``Guest 07:00–19:00 · Tue 10 Sep 07:00 → Sun 15 Sep 19:00 (America/Los_Angeles, PDT)``."""
-        check_in, check_out = _format_time(self.check_in_time), _format_time(self.check_out_time)
+        check_in, check_out = format_time(self.check_in_time), format_time(self.check_out_time)
         # Many levels are named after their times already ("Guest 15:00-11:00"): say them once.
         name = self.slot_name
         if check_in not in name or check_out not in name:
@@ -111,114 +109,22 @@ def offer_windows(
 
     Returns at most one window per user level, ordered by start, end and name; empty when
     none fits (see :func:`explain_no_windows` for why).
-    Raises ValidationError when departure is not after arrival, ValueError for a naive ``now``.
+    Raises ``Refused`` for a stay ``check_stay`` refuses, ValueError for a naive ``now``.
     """
     check_stay(arrival, departure)
-    verdicts = _judge_all(time_slots, arrival=arrival, departure=departure, now_utc=_now_utc(now))
+    verdicts = judge_slots(time_slots, arrival=arrival, departure=departure, now_utc=now_utc(now))
     return _unique_sorted([v for v in verdicts if isinstance(v, Window)])
 
 
 def window_for_slot(slot: object, *, arrival: date, departure: date, now: datetime | None = None) -> Window | None:
     """The window one level gives on these dates, or None when it gives none (any reason)."""
-    verdict = _judge(slot, arrival=arrival, departure=departure, now_utc=_now_utc(now))
+    verdict = _judge(slot, arrival=arrival, departure=departure, now_utc=now_utc(now))
     return verdict if isinstance(verdict, Window) else None
-
-
-def find_window(
-    time_slots: Iterable[object] | None,
-    *,
-    arrival: date,
-    departure: date,
-    key: str,
-    now: datetime | None = None,
-) -> Window | None:
-    """The offered window whose ``key`` is ``key``, or None if it is not (or no longer) offered.
-
-    For re-checking a submitted choice on the server: the offer is recomputed, never trusted.
-    Raises like :func:`offer_windows`.
-    """
-    for window in offer_windows(time_slots, arrival=arrival, departure=departure, now=now):
-        if window.key == key:
-            return window
-    return None
-
-
-def explain_no_windows(
-    time_slots: Iterable[object] | None,
-    *,
-    arrival: date,
-    departure: date,
-    now: datetime | None = None,
-    lock_timezone: str | None = None,
-) -> list[str]:
-    """Why levels of the door are not offered for this stay, in words a person can act on.
-
-    Meant for an empty offer; with a non-empty one it lists why the other levels are missing
-    (and an empty list means there is nothing to say). ``lock_timezone`` is the door's
-    ``iana_timezone``: when given, a disagreement with the slots' zone is reported.
-    Raises like :func:`offer_windows`.
-    """
-    check_stay(arrival, departure)
-    now_utc = _now_utc(now)
-    verdicts = _judge_all(time_slots, arrival=arrival, departure=departure, now_utc=now_utc)
-    windows = [v for v in verdicts if isinstance(v, Window)]
-    refusals = [v for v in verdicts if isinstance(v, _Refusal)]
-    nights = (departure - arrival).days
-    messages: list[str] = []
-
-    messages.extend(_timezone_messages(time_slots, lock_timezone))
-
-    usable = [v for v in verdicts if not (isinstance(v, _Refusal) and v.reason in _UNSUPPORTED)]
-    if not verdicts:
-        messages.append(
-            "This door has no time slots (user levels). Add a guest user level to the door in "
-            "dormakaba, then refresh the door."
-        )
-    elif not usable:
-        messages.append(
-            "This door has no user level that can be used for offline codes: its levels are master "
-            "or one-shot levels, or lack a check-in or check-out time. Add a guest user level to "
-            "the door in dormakaba, then refresh the door."
-        )
-
-    biweekly = [r for r in refusals if r.reason == "biweekly_length"]
-    only_biweekly = bool(biweekly) and len(biweekly) == len(usable)
-    if only_biweekly:
-        messages.append(
-            f"This door only has two-week (biweekly) levels, which fit only a stay of exactly "
-            f"{BIWEEKLY_NIGHTS} nights; this stay is {_nights(nights)}. Change the dates to a "
-            f"{BIWEEKLY_NIGHTS}-night stay, or add a guest user level to the door in dormakaba."
-        )
-
-    messages.extend(_past_messages([r for r in refusals if r.reason == "starts_before_now"], arrival, now_utc))
-
-    for refusal in refusals:
-        message = _refusal_message(refusal, nights)
-        if message is not None:
-            messages.append(message)
-
-    if nights > MAX_CODE_DURATION.days:
-        messages.append(
-            f"This stay is {nights} nights, longer than one Oracode code can last (31 days), so it needs a "
-            "chain of codes, and no level of this door can make one for these dates."
-        )
-
-    if biweekly and not only_biweekly:
-        # An aside, after the reasons that decide: the door's other levels are what matter.
-        names = ", ".join(f'"{r.slot_name}"' for r in biweekly)
-        messages.append(
-            f"Two-week (biweekly) levels ({names}) fit only a stay of exactly {BIWEEKLY_NIGHTS} "
-            f"nights; this stay is {_nights(nights)}."
-        )
-
-    if not messages and not windows:
-        messages.append("No time slot of this door fits these dates: try other dates.")
-    return list(dict.fromkeys(messages))
 
 
 # --- judging one slot -------------------------------------------------------------------------
 
-_Reason = Literal[
+RefusalReason = Literal[
     "not_a_slot",
     "master",
     "one_shot",
@@ -231,14 +137,14 @@ _Reason = Literal[
     "too_long",
     "starts_before_now",
 ]
-_UNSUPPORTED: frozenset[str] = frozenset({"not_a_slot", "master", "one_shot", "missing_time"})
+UNSUPPORTED_REASONS: frozenset[str] = frozenset({"not_a_slot", "master", "one_shot", "missing_time"})
 
 
 @dataclass(frozen=True)
-class _Refusal:
+class SlotRefusal:
     """Why one slot gives no window; the optional fields carry what the message needs."""
 
-    reason: _Reason
+    reason: RefusalReason
     slot_name: str = ""
     zone: str = ""
     check_in: SlotTime | None = None
@@ -248,39 +154,39 @@ class _Refusal:
     day: date | None = None  # the date on which a gap swallows the slot time
 
 
-def _judge_all(
+def judge_slots(
     time_slots: Iterable[object] | None, *, arrival: date, departure: date, now_utc: datetime
-) -> list[Window | _Refusal]:
+) -> list[Window | SlotRefusal]:
     slots = list(time_slots) if isinstance(time_slots, list | tuple) else []
     return [_judge(slot, arrival=arrival, departure=departure, now_utc=now_utc) for slot in slots]
 
 
-def _judge(slot: object, *, arrival: date, departure: date, now_utc: datetime) -> Window | _Refusal:
+def _judge(slot: object, *, arrival: date, departure: date, now_utc: datetime) -> Window | SlotRefusal:
     if not isinstance(slot, dict):
-        return _Refusal("not_a_slot")
+        return SlotRefusal("not_a_slot")
     name = _slot_name(slot)
     # A master level makes codes that never expire: any hint of one (even a malformed
     # flag) keeps the level out. The other flags count only when they are a real ``true``.
     if slot.get("is_master"):
-        return _Refusal("master", name)
+        return SlotRefusal("master", name)
     if slot.get("is_one_shot"):
-        return _Refusal("one_shot", name)
+        return SlotRefusal("one_shot", name)
     check_in = parse_slot_time(slot.get("check_in_time"))
     check_out = parse_slot_time(slot.get("check_out_time"))
     if check_in is None or check_out is None:
-        return _Refusal("missing_time", name)
+        return SlotRefusal("missing_time", name)
     if check_in.zone != check_out.zone:
-        return _Refusal("mixed_zones", name, check_in=check_in, check_out=check_out)
+        return SlotRefusal("mixed_zones", name, check_in=check_in, check_out=check_out)
     is_biweekly = slot.get("is_biweekly_mode") is True
     if is_biweekly and (departure - arrival).days != BIWEEKLY_NIGHTS:
-        return _Refusal("biweekly_length", name)
+        return SlotRefusal("biweekly_length", name)
 
     zone = ZoneInfo(check_in.zone)
     starts_at = local_instant(arrival, check_in.wall_time, zone)
     ends_at = local_instant(departure, check_out.wall_time, zone)
 
-    def refuse(reason: _Reason, day: date | None = None) -> _Refusal:
-        return _Refusal(reason, name, check_in.zone, check_in, check_out, starts_at, ends_at, day)
+    def refuse(reason: RefusalReason, day: date | None = None) -> SlotRefusal:
+        return SlotRefusal(reason, name, check_in.zone, check_in, check_out, starts_at, ends_at, day)
 
     if starts_at is None:
         return refuse("check_in_gap", arrival)
@@ -334,7 +240,7 @@ def _slot_name(slot: dict[str, Any]) -> str:
 
 
 def check_stay(arrival: date, departure: date, *, today: date | None = None) -> None:
-    """Raise ValidationError unless codes can be planned for a stay from ``arrival`` to ``departure``.
+    """Raise ``Refused`` unless codes can be planned for a stay from ``arrival`` to ``departure``.
 
     Always: departure after arrival, at most ``RESERVATION_MAX_NIGHTS`` nights (a year by
     default: a stay of ten years would take over a hundred codes on one door), and dates the
@@ -347,187 +253,39 @@ def check_stay(arrival: date, departure: date, *, today: date | None = None) -> 
     if isinstance(arrival, datetime) or isinstance(departure, datetime):
         raise TypeError("arrival and departure must be dates, not datetimes")
     if departure <= arrival:
-        raise ValidationError(
-            "The departure date (%(departure)s) must be after the arrival date (%(arrival)s).",
-            code="departure_not_after_arrival",
-            params={"arrival": arrival.isoformat(), "departure": departure.isoformat()},
+        raise Refused(
+            f"The departure date ({departure.isoformat()}) must be after the arrival date ({arrival.isoformat()}).",
+            field="departure",
         )
     max_nights = settings.RESERVATION_MAX_NIGHTS
     nights = (departure - arrival).days
     if nights > max_nights:
-        raise ValidationError(
-            "This stay is %(nights)s nights; codes are made for stays of at most %(max)s nights. "
+        raise Refused(
+            f"This stay is {nights} nights; codes are made for stays of at most {max_nights} nights. "
             "Check the dates, or book a longer stay as consecutive reservations.",
-            code="stay_too_long",
-            params={"nights": nights, "max": max_nights},
+            field="departure",
         )
     if arrival < _EARLIEST_DATE or departure > _LATEST_DATE:
-        raise ValidationError("These dates are out of range: check the year.", code="date_out_of_range", params={})
+        raise Refused("These dates are out of range: check the year.", field="arrival")
     if today is None:
         return
     latest = today + timedelta(days=settings.RESERVATION_MAX_DAYS_AHEAD)
     if arrival > latest:
-        raise ValidationError(
-            "The arrival date (%(arrival)s) is too far ahead: codes are made for arrivals until "
-            "%(latest)s. Check the year, or book this stay closer to the date.",
-            code="arrival_too_far_ahead",
-            params={"arrival": _format_date(arrival), "latest": _format_date(latest)},
+        raise Refused(
+            f"The arrival date ({format_date(arrival)}) is too far ahead: codes are made for arrivals until "
+            f"{format_date(latest)}. Check the year, or book this stay closer to the date.",
+            field="arrival",
         )
-    earliest = today - timedelta(days=max_nights)
-    if arrival < earliest:
-        raise ValidationError(
-            "The arrival date (%(arrival)s) is more than %(max)s days ago: check the year.",
-            code="arrival_too_long_ago",
-            params={"arrival": _format_date(arrival), "max": max_nights},
+    if arrival < today - timedelta(days=max_nights):
+        raise Refused(
+            f"The arrival date ({format_date(arrival)}) is more than {max_nights} days ago: check the year.",
+            field="arrival",
         )
 
 
-def _now_utc(now: datetime | None) -> datetime:
+def now_utc(now: datetime | None) -> datetime:
     if now is None:
         now = timezone.now()
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
     return now.astimezone(UTC)
-
-
-# --- words ------------------------------------------------------------------------------------
-
-
-def _timezone_messages(time_slots: Iterable[object] | None, lock_timezone: str | None) -> list[str]:
-    slots = list(time_slots) if isinstance(time_slots, list | tuple) else []
-    zones = sorted(
-        {
-            parsed.zone
-            for slot in slots
-            if isinstance(slot, dict)
-            for key in ("check_in_time", "check_out_time")
-            if (parsed := parse_slot_time(slot.get(key))) is not None
-        }
-    )
-    if lock_timezone and zones and zones != [lock_timezone]:
-        return [
-            f"The door's time zone ({lock_timezone}) does not match the time zone of its time slots "
-            f"({', '.join(zones)}). Have the dormakaba site's time zone corrected in Seam before making "
-            "codes: until then every code could be off by hours."
-        ]
-    if len(zones) > 1:
-        return [
-            f"This door's time slots name several time zones ({', '.join(zones)}). Have the dormakaba "
-            "site's time zone corrected in Seam before making codes."
-        ]
-    return []
-
-
-def _past_messages(refusals: list[_Refusal], arrival: date, now_utc: datetime) -> list[str]:
-    messages: list[str] = []
-    by_zone: dict[str, list[_Refusal]] = {}
-    for refusal in refusals:
-        by_zone.setdefault(refusal.zone, []).append(refusal)
-    for zone_name, group in by_zone.items():
-        today = now_utc.astimezone(ZoneInfo(zone_name)).date()
-        if arrival < today:
-            messages.append(
-                f"The arrival date, {_format_date(arrival)}, has already passed in the lock's time zone "
-                f"({zone_name}): codes must start in the future, so choose a later arrival date."
-            )
-        elif arrival == today:
-            latest = max(r.check_in.wall_time for r in group if r.check_in is not None)
-            messages.append(
-                f"It is already past today's check-in time ({_format_time(latest)} in {zone_name}): "
-                "codes must start in the future, so choose an arrival date from tomorrow on."
-            )
-        else:
-            messages.extend(
-                f'Level "{r.slot_name}" would start at {r.starts_at.isoformat()}, which has already passed.'
-                for r in group
-                if r.starts_at is not None
-            )
-    return messages
-
-
-def _refusal_message(refusal: _Refusal, nights: int) -> str | None:
-    name = f'"{refusal.slot_name}"'
-    if refusal.reason == "mixed_zones" and refusal.check_in and refusal.check_out:
-        return (
-            f"Level {name} has its check-in time in {refusal.check_in.zone} but its check-out time in "
-            f"{refusal.check_out.zone}: fix the level in dormakaba, then refresh the door."
-        )
-    if refusal.reason in ("check_in_gap", "check_out_gap") and refusal.check_in and refusal.check_out and refusal.day:
-        which, slot_time = (
-            ("check-in", refusal.check_in) if refusal.reason == "check_in_gap" else ("check-out", refusal.check_out)
-        )
-        return (
-            f"Level {name}: its {which} time {_format_time(slot_time.wall_time)} does not exist on "
-            f"{_format_date(refusal.day)} in {refusal.zone} (the clocks jump forward over it), so the "
-            "level cannot be used for these dates: choose other dates or another level."
-        )
-    if refusal.reason == "ends_before_start" and refusal.starts_at and refusal.ends_at:
-        return (
-            f"Level {name} would end ({refusal.ends_at.isoformat()}) before it starts "
-            f"({refusal.starts_at.isoformat()}) on these dates."
-        )
-    if refusal.reason == "too_long" and refusal.starts_at and refusal.ends_at and nights <= MAX_CODE_DURATION.days:
-        elapsed = refusal.ends_at.astimezone(UTC) - refusal.starts_at.astimezone(UTC)
-        wall = refusal.ends_at.replace(tzinfo=None) - refusal.starts_at.replace(tzinfo=None)
-        because = (
-            f" because the clocks go back {_format_duration(elapsed - wall)} during the stay" if elapsed > wall else ""
-        )
-        return (
-            f"With level {name} this stay would last {_format_duration(elapsed)}{because}, over the "
-            "31-day limit of one Oracode code."
-        )
-    return None
-
-
-def _nights(nights: int) -> str:
-    return f"{nights} night" if nights == 1 else f"{nights} nights"
-
-
-def _format_time(value: time) -> str:
-    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
-
-
-def _format_date(day: date, *, with_year: bool = True) -> str:
-    text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
-    return f"{text} {day.year}" if with_year else text
-
-
-def format_local(instant: datetime, *, with_year: bool = False) -> str:
-    """``Tue 10 Sep 15:00`` as the instant's own clock shows it (fixed English names: the
-    text must not depend on the process locale)."""
-    return f"{_format_date(instant.date(), with_year=with_year)} {_format_time(instant.time())}"
-
-
-def zone_abbreviation(instant: datetime) -> str:
-    """``PDT``; ``UTC+05:45`` for zones whose abbreviation is only an offset (``+0545``)."""
-    name = instant.tzname() or ""
-    if name[:1] in "+-":
-        offset = instant.utcoffset() or timedelta(0)
-        sign = "-" if offset < timedelta(0) else "+"
-        minutes = abs(int(offset.total_seconds())) // 60
-        return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-    return name
-
-
-def describe_window(starts_at: datetime, ends_at: datetime, zone_name: str) -> str:
-    """``Tue 10 Sep 15:00 → Sun 15 Sep 11:00 (America/Los_Angeles, PDT)`` in the lock's zone.
-
-    Across a daylight-saving change both abbreviations show (``PDT → PST``): the clocks change
-    during the stay. The year shows only when the stay crosses New Year.
-    """
-    zone = ZoneInfo(zone_name)
-    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    start_abbr, end_abbr = zone_abbreviation(start), zone_abbreviation(end)
-    abbr = start_abbr if start_abbr == end_abbr else f"{start_abbr} → {end_abbr}"
-    with_year = start.year != end.year
-    start_text, end_text = format_local(start, with_year=with_year), format_local(end, with_year=with_year)
-    return f"{start_text} → {end_text} ({zone_name}, {abbr})"
-
-
-def _format_duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds()) // 60
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
-    words = [f"{n} {unit}" if n == 1 else f"{n} {unit}s" for n, unit in parts if n]
-    return " ".join(words) or "0 minutes"

@@ -24,7 +24,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The folders under it are made when Django starts (config.apps), not when settings are read.
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 # Nothing set means a local development run on the embedded defaults. A deployment brings
@@ -42,6 +42,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "config.apps.ProjectConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "properties",
     "locks",
     "codes",
+    "front",
 ]
 
 MIDDLEWARE = [
@@ -142,7 +144,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
 # Bootstrap comes from the XStatic package: no CDN, the machines may have no internet.
 STATICFILES_DIRS = [BASE_DIR / "static", ("bootstrap", xstatic.pkg.bootstrap.BASE_DIR)]
 STORAGES = {
@@ -180,8 +181,6 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     _broker_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -197,6 +196,9 @@ else:
         }
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# No task holds a worker for ever (the prefork pool kills it past this); the create task has a
+# shorter limit of its own, inside its claim's lease (codes.tasks).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -219,10 +221,9 @@ CELERY_BEAT_SCHEDULE = {
 # Seam: the real API when SEAM_API_KEY is set, else the built-in simulator on loopback.
 SEAM_API_KEY = env.str("SEAM_API_KEY", default="")
 SEAM_SIMULATOR_PORT = env.int("SEAM_SIMULATOR_PORT", default=8765)
-SEAM_SIMULATOR_API_KEY = "seam_simulator_demo_key"
 SEAM_USES_SIMULATOR = not SEAM_API_KEY
 if SEAM_USES_SIMULATOR:
-    SEAM_API_KEY = SEAM_SIMULATOR_API_KEY
+    SEAM_API_KEY = "seam_simulator_demo_key"
     SEAM_ENDPOINT = env.str("SEAM_ENDPOINT", default=f"http://127.0.0.1:{SEAM_SIMULATOR_PORT}")
 else:
     SEAM_ENDPOINT = env.str("SEAM_ENDPOINT", default="https://connect.getseam.com")
@@ -261,7 +262,6 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Content-Security-Policy (django-csp): scripts, styles and everything else from this site only,

@@ -7,7 +7,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from codes.changes import with_live_code_counts
 from locks.models import Lock
 from locks.seam import SeamError
 from locks.services import locks_sync
@@ -17,6 +16,9 @@ from properties.admin import SiteScopedAdmin
 
 @admin.register(Lock)
 class LockAdmin(SiteScopedAdmin[Lock]):
+    """Doors as Seam describes them. (``codes.admin`` registers it again with the live codes
+    that hold a place on each door, which only the codes know.)"""
+
     site_path = "site"
     list_display = [
         "name",
@@ -24,7 +26,6 @@ class LockAdmin(SiteScopedAdmin[Lock]):
         "timezone",
         "slot_count",
         "can_program_offline_access_codes",
-        "live_code_count",
         "code_capacity",
         "timezone_ok",
         "last_synced_at",
@@ -37,7 +38,6 @@ class LockAdmin(SiteScopedAdmin[Lock]):
         "timezone",
         "time_slots_table",
         "timezone_check",
-        "live_code_count",
         "can_program_offline_access_codes",
         "warnings",
         "last_synced_at",
@@ -67,9 +67,6 @@ class LockAdmin(SiteScopedAdmin[Lock]):
         extra_context = {**(extra_context or {}), "has_sync_permission": self.has_sync_permission(request)}
         return super().changelist_view(request, extra_context)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Lock]:
-        return with_live_code_counts(super().get_queryset(request))
-
     def get_readonly_fields(self, request: HttpRequest, obj: Lock | None = None) -> list[str]:
         # A door's site decides who sees its codes: staff may not hand a saved door, and the
         # codes on it, to another site. (The next sync sets it from Seam's site name anyway.)
@@ -77,10 +74,6 @@ class LockAdmin(SiteScopedAdmin[Lock]):
         if obj is None or getattr(request.user, "is_superuser", False):
             return readonly
         return [*readonly, "site"]
-
-    @admin.display(description="Live codes", ordering="live_codes")
-    def live_code_count(self, lock: Lock) -> int:
-        return int(getattr(lock, "live_codes", 0))
 
     @admin.display(description="Time zones agree", boolean=True)
     def timezone_ok(self, lock: Lock) -> bool:

@@ -60,6 +60,16 @@ class Lock(models.Model):
         return max_codes_reached(warnings)
 
     @property
+    def code_refusal(self) -> str:
+        """Why no code can be made for this door now, in one sentence staff can act on; "" when
+        codes can be made. Every page and service that refuses a door says it in these words."""
+        if not self.can_program_offline_access_codes:
+            return f"Seam says {self.name} cannot take offline codes. Choose another door."
+        if self.timezone_problem:
+            return f"No codes can be made for {self.name} until its time zones agree. {self.timezone_problem}"
+        return ""
+
+    @property
     def timezone_problem(self) -> str:
         """Why codes must not be made for this door because its time zones disagree; "" when they agree.
 

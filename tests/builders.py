@@ -1,19 +1,21 @@
 """Plain builder functions for test data."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from codes.creating import access_code_create
+from codes.following import access_code_refresh
 from codes.models import AccessCode
-from codes.services import access_code_create, access_code_refresh, access_codes_due
-from codes.windows import offer_windows
+from codes.offers import stay_offer
+from codes.stays import reservation_create
+from codes.sweeping import access_codes_due
 from locks.models import Lock
 from locks.seam import SeamClient
 from properties.models import Reservation, Site
-from properties.services import reservation_create
 
 LA_SLOTS: list[dict[str, Any]] = [
     {
@@ -68,22 +70,52 @@ def make_staff(username: str, *sites: Site, superuser: bool = False) -> User:
     return user
 
 
-def book_stay(lock: Lock, *, arrival: date, nights: int = 3, slot_name: str = "Guest 15:00-11:00") -> AccessCode:
-    """Reserve ``lock`` through the real service with the offered window of ``slot_name``."""
+def book(
+    lock: Lock,
+    *,
+    arrival: date,
+    nights: int = 3,
+    slot_name: str | None = "Guest 15:00-11:00",
+    guest_name: str = "Ana Souza",
+    guest_email: str = "ana@example.com",
+    plan_key: str | None = None,
+    now: datetime | None = None,
+) -> AccessCode:
+    """A stay on ``lock`` booked through the real service, with the offered plan of level
+    ``slot_name`` (the first offered when None, or ``plan_key``); returns its first code."""
     departure = arrival + timedelta(days=nights)
-    window = next(
-        w for w in offer_windows(lock.time_slots, arrival=arrival, departure=departure) if w.slot_name == slot_name
-    )
-    _, code = reservation_create(
+    if plan_key is None:
+        offer = stay_offer(lock=lock, arrival=arrival, departure=departure, now=now)
+        plan_key = next(p.key for p in offer.plans if slot_name is None or p.slot_name == slot_name)
+    _, codes = reservation_create(
         site=lock.site,
         lock=lock,
-        guest_name="Ana Souza",
-        guest_email="ana@example.com",
+        guest_name=guest_name,
+        guest_email=guest_email,
         arrival=arrival,
         departure=departure,
-        window=window,
+        plan_key=plan_key,
+        now=now,
     )
-    return code
+    return codes[0]
+
+
+def make_code(reservation: Reservation, **fields: Any) -> AccessCode:
+    """A code row for ``reservation`` written directly, as if Seam had made and set it (for
+    tests about pages and emails, not Seam calls): a PIN, three days from 22:00 UTC on the
+    arrival date in Los Angeles time; ``fields`` override any column."""
+    starts_at = datetime.combine(reservation.arrival, time(22), tzinfo=UTC)
+    values: dict[str, Any] = {
+        "name": f"R{reservation.pk} {reservation.guest_name}",
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(days=3),
+        "timezone": "America/Los_Angeles",
+        "status": AccessCode.Status.SET,
+        "code": "123456",
+        "seam_access_code_id": f"seam-{reservation.pk}",
+    }
+    values.update(fields)
+    return AccessCode.objects.create(reservation=reservation, lock=reservation.lock, **values)
 
 
 def run_due(client: SeamClient) -> list[tuple[int, str]]:

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, WebhookDelivery
 from locks.models import Lock
-from tests.builders import make_lock, make_reservation, make_site, make_staff
+from tests.builders import make_code, make_lock, make_reservation, make_site, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +27,13 @@ def grant(user: User, *codenames: str) -> None:
         user.user_permissions.add(Permission.objects.get(codename=codename))
 
 
-def make_code(lock: Lock, guest_name: str, **kw) -> AccessCode:
+def code_on(lock: Lock, guest_name: str, **fields) -> AccessCode:
+    """A set code with a PIN for a stay of ``guest_name`` on ``lock``."""
     reservation = make_reservation(
         lock, guest_name=guest_name, guest_email=f"{guest_name.split()[0].lower()}@example.com"
     )
-    defaults = {
-        "name": f"R{reservation.pk} {guest_name}",
-        "starts_at": START,
-        "ends_at": START + timedelta(days=3),
-        "timezone": "America/Los_Angeles",
-        "status": AccessCode.Status.SET,
-        "code": PIN,
-    }
-    defaults.update(kw)
-    return AccessCode.objects.create(reservation=reservation, lock=lock, **defaults)
+    window = {"starts_at": START, "ends_at": START + timedelta(days=3)}
+    return make_code(reservation, **{**window, "code": PIN, "seam_access_code_id": "", **fields})
 
 
 @pytest.fixture
@@ -51,7 +44,7 @@ def ours_and_theirs():
         ("Ocean Beach Vacations", "Room 101", "Ana Ours"),
         ("Harbour View", "Loft 7", "Ben Theirs"),
     ]:
-        code = make_code(make_lock(make_site(site_name), door), guest)
+        code = code_on(make_lock(make_site(site_name), door), guest)
         CodeEmail.objects.create(
             access_code=code, to_address=code.reservation.guest_email, status=CodeEmail.Status.SENT
         )
@@ -214,7 +207,7 @@ def test_a_user_with_the_change_permission_is_offered_the_actions(client, ours_a
 
 def test_an_action_forged_by_a_view_only_user_does_nothing(client, ours_and_theirs):
     ours, _ = ours_and_theirs
-    failed = make_code(ours.lock, "Cy Failed", status=AccessCode.Status.FAILED, code="")
+    failed = code_on(ours.lock, "Cy Failed", status=AccessCode.Status.FAILED, code="")
     AccessCode.objects.filter(pk=ours.pk).update(ledger_reason=AccessCode.LedgerReason.CANCELLED)
     client.force_login(staff_of(ours, "view_accesscode"))
     emails = CodeEmail.objects.count()

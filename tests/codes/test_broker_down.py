@@ -13,15 +13,16 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from codes import emails, services
+from codes import emails, sweeping
+from codes.creating import CLAIM_LEASE
 from codes.models import AccessCode, CodeEmail
 from codes.tasks import access_codes_sweep_task
 from config.celery import app as celery_app
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
-from tests.builders import book_stay, make_lock, make_site, make_staff
+from simulator import demo
+from tests.builders import book, make_lock, make_site, make_staff
 from tests.fixtures.celery_worker import wait_for
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
@@ -68,10 +69,8 @@ def test_a_booking_while_the_broker_is_down_is_saved_once_and_says_its_code_foll
     [code] = AccessCode.objects.all()
     assert code.status == AccessCode.Status.PENDING
     # Its task never reached the queue: the sweep queues it once that is overdue.
-    assert services.access_codes_due(now=timezone.now()) == []
-    assert services.access_codes_due(now=timezone.now() + services.CLAIM_LEASE + timedelta(seconds=1)) == [
-        (code.pk, "create")
-    ]
+    assert sweeping.access_codes_due(now=timezone.now()) == []
+    assert sweeping.access_codes_due(now=timezone.now() + CLAIM_LEASE + timedelta(seconds=1)) == [(code.pk, "create")]
 
 
 @pytest.mark.services
@@ -82,13 +81,13 @@ def test_a_code_and_an_email_whose_tasks_were_lost_reach_a_worker_once_the_broke
     locks_sync(client=SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=5.0))
     door = Lock.objects.get(seam_device_id=demo.OCEAN_BEACH_ROOM_101)
     client.force_login(make_staff("demo", door.site))
-    emailed = book_stay(door, arrival=timezone.now().date() + timedelta(days=40))
+    emailed = book(door, arrival=timezone.now().date() + timedelta(days=40))
     AccessCode.objects.filter(pk=emailed.pk).update(
         status=AccessCode.Status.SET, code="482913", seam_access_code_id="made-earlier"
     )
 
     with broker_unreachable():
-        code = book_stay(door, arrival=timezone.now().date() + timedelta(days=30))
+        code = book(door, arrival=timezone.now().date() + timedelta(days=30))
         response = client.post(reverse("code_email", args=[emailed.pk]))
 
     assert response.status_code == 200
@@ -102,7 +101,7 @@ def test_a_code_and_an_email_whose_tasks_were_lost_reach_a_worker_once_the_broke
         EMAIL_URL=f"smtp://{smtp_server.host}:{smtp_server.port}",
     )
     # The beat's sweep, once the lost tasks are overdue, queues each again.
-    overdue = max(services.CLAIM_LEASE, emails.QUEUED_GRACE) + timedelta(seconds=1)
+    overdue = max(CLAIM_LEASE, emails.QUEUED_GRACE) + timedelta(seconds=1)
     with time_machine.travel(timezone.now() + overdue, tick=False):
         access_codes_sweep_task()
 
@@ -114,7 +113,7 @@ def test_a_code_and_an_email_whose_tasks_were_lost_reach_a_worker_once_the_broke
 
 def test_a_lost_email_is_queued_again_once_per_grace_period_not_at_every_sweep():
     site = make_site()
-    code = book_stay(make_lock(site), arrival=timezone.now().date() + timedelta(days=30))
+    code = book(make_lock(site), arrival=timezone.now().date() + timedelta(days=30))
     AccessCode.objects.filter(pk=code.pk).update(status=AccessCode.Status.SET, code="482913")
     with broker_unreachable():
         email = emails.code_email_request(access_code=code)

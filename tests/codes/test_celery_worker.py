@@ -16,9 +16,9 @@ from codes.tasks import access_codes_sweep_task
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
-from locks.simulator.server import SimulatorServer
-from tests.builders import book_stay
+from simulator import demo
+from simulator.server import SimulatorServer
+from tests.builders import book
 from tests.fixtures.celery_worker import wait_for
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
@@ -29,12 +29,12 @@ Kind = AccessCodeEvent.Kind
 ROOM_101 = demo.OCEAN_BEACH_ROOM_101
 
 
-def book(sim: SimulatorServer) -> AccessCode:
+def book_on_simulator(sim: SimulatorServer) -> AccessCode:
     """A stay a month from today on Room 101; its create task is queued when this commits."""
     locks_sync(client=SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=5.0))
     lock = Lock.objects.get(seam_device_id=ROOM_101)
     arrival = timezone.localdate() + timedelta(days=30)
-    return book_stay(lock, arrival=arrival, nights=3)
+    return book(lock, arrival=arrival, nights=3)
 
 
 def at_seam(sim: SimulatorServer, code: AccessCode) -> list[dict[str, object]]:
@@ -54,7 +54,7 @@ def test_a_reservation_gets_its_code_from_a_worker_and_followed_until_set(start_
         CODES_FIRST_CHECK_SECONDS="1.5",
     )
 
-    code = book(sim)
+    code = book_on_simulator(sim)
 
     wait_for(lambda: status_of(code) == Status.WAITING)
     code.refresh_from_db()
@@ -91,7 +91,7 @@ def test_a_worker_killed_mid_create_is_replaced_and_the_code_adopted(start_celer
     assert response.status_code == 200
     worker = start_celery_worker(seam_endpoint=sim.url, seam_api_key=SIMULATOR_API_KEY, SEAM_TIMEOUT_SECONDS="60")
 
-    code = book(sim)
+    code = book_on_simulator(sim)
 
     wait_for(lambda: len(at_seam(sim, code)) == 1)
     worker.send_signal(signal.SIGKILL)

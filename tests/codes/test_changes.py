@@ -13,31 +13,23 @@ from typing import Any
 import pytest
 import time_machine
 from django.core import mail
-from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from codes.changes import (
-    ChangeRefused,
-    capacity,
-    capacity_refusal,
-    change_plans,
-    ledger_acknowledge,
-    ledger_codes,
-    live_codes,
-    reservation_cancel,
-    reservation_change_dates,
-)
+from codes.capacity import capacity, capacity_refusal
+from codes.creating import access_code_create
 from codes.emails import code_email_request, code_email_send
+from codes.errors import Refused
 from codes.models import AccessCode, AccessCodeEvent
-from codes.plans import offer_plans
-from codes.services import access_code_create
+from codes.offers import change_offer
+from codes.selectors import ledger_codes
+from codes.stays import ledger_acknowledge, reservation_cancel, reservation_change_dates, reservation_create
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
-from locks.simulator.server import SimulatorServer
 from properties.models import Reservation
-from properties.services import reservation_create
-from tests.builders import make_staff, run_due
+from simulator import demo
+from simulator.server import SimulatorServer
+from tests.builders import book, make_staff, run_due
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = pytest.mark.django_db
@@ -67,23 +59,6 @@ def room(client: SeamClient, clock: Any) -> Lock:
     return Lock.objects.select_related("site").get(seam_device_id=ROOM_101)
 
 
-def book(lock: Lock, *, arrival: date = ARRIVAL, nights: int = 5, guest: str = "Ana Souza") -> Reservation:
-    departure = arrival + timedelta(days=nights)
-    plan = next(
-        p for p in offer_plans(lock.time_slots, arrival=arrival, departure=departure) if p.slot_name == GUEST_LEVEL
-    )
-    reservation, _ = reservation_create(
-        site=lock.site,
-        lock=lock,
-        guest_name=guest,
-        guest_email="ana@example.com",
-        arrival=arrival,
-        departure=departure,
-        window=plan,
-    )
-    return reservation
-
-
 def settle(client: SeamClient, clock: time_machine.Coordinates, rounds: int = 6) -> None:
     """Let the sweeper and the simulator run until nothing is due (quick mode sets in seconds)."""
     for _ in range(rounds):
@@ -98,7 +73,7 @@ def at_seam(sim: SimulatorServer, reservation: Reservation) -> list[dict[str, An
 
 def change(reservation: Reservation, arrival: date, departure: date, kind: str, **kw: Any) -> Any:
     reservation.refresh_from_db()
-    plans = change_plans(reservation, arrival=arrival, departure=departure)
+    plans = change_offer(reservation=reservation, arrival=arrival, departure=departure).plans
     plan = next(p for p in plans if p.kind == kind and (p.slot_name in ("", GUEST_LEVEL)))
     return reservation_change_dates(
         reservation=reservation, arrival=arrival, departure=departure, plan_key=plan.key, **kw
@@ -106,7 +81,7 @@ def change(reservation: Reservation, arrival: date, departure: date, kind: str, 
 
 
 def test_an_extension_keeps_the_guests_code_and_adds_a_continuation_seam_accepts(room, client, clock, seam_simulator):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     settle(client, clock)
     [original] = AccessCode.objects.filter(reservation=stay)
     assert original.status == Status.SET
@@ -140,7 +115,7 @@ def test_an_extension_keeps_the_guests_code_and_adds_a_continuation_seam_accepts
 
 
 def test_a_move_supersedes_the_old_code_which_stays_live_and_goes_into_the_ledger(room, client, clock, seam_simulator):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     settle(client, clock)
     [old] = AccessCode.objects.filter(reservation=stay)
 
@@ -163,12 +138,12 @@ def test_a_move_supersedes_the_old_code_which_stays_live_and_goes_into_the_ledge
     body = mail.outbox[-1].body
     assert f"Door code: {new.code}" in body
     assert "The code we sent you before your dates changed still opens the door" in body
-    with pytest.raises(ValueError, match="replaced this code"):
+    with pytest.raises(Refused, match="replaced this code"):
         code_email_request(access_code=old)
 
 
 def test_a_shortening_makes_no_code_and_lists_the_longer_one(room, client, clock, seam_simulator):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     settle(client, clock)
 
     _, plan = change(stay, ARRIVAL, ARRIVAL + timedelta(days=2), "shorten")
@@ -187,7 +162,7 @@ def test_a_shortening_makes_no_code_and_lists_the_longer_one(room, client, clock
 
 
 def test_a_cancelled_stay_leaves_its_live_code_in_the_ledger_until_acknowledged_and_expired(room, client, clock):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     settle(client, clock)
     staff = make_staff("demo", room.site)
 
@@ -202,12 +177,12 @@ def test_a_cancelled_stay_leaves_its_live_code_in_the_ledger_until_acknowledged_
 
     clock.move_to(code.ends_at + timedelta(minutes=1))
     assert list(ledger_codes()) == [], "acknowledged and expired: off the ledger"
-    with pytest.raises(ChangeRefused, match="cancelled"):
+    with pytest.raises(Refused, match="cancelled"):
         reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=date(2030, 7, 9), plan_key="any")
 
 
 def test_an_expired_code_nobody_acknowledged_stays_on_the_ledger(room, client, clock):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     settle(client, clock)
     reservation_cancel(reservation=stay)
     [code] = ledger_codes()
@@ -218,7 +193,7 @@ def test_an_expired_code_nobody_acknowledged_stays_on_the_ledger(room, client, c
 
 
 def test_a_code_not_yet_sent_is_withdrawn_on_cancellation_and_never_created(room, client, clock, seam_simulator):
-    stay = book(room)  # its create task never ran (no worker in this test)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation  # its create task never ran (no worker in this test)
     [code] = AccessCode.objects.filter(reservation=stay)
 
     assert reservation_cancel(reservation=stay) == 0
@@ -227,13 +202,13 @@ def test_a_code_not_yet_sent_is_withdrawn_on_cancellation_and_never_created(room
     assert code.status == Status.CANCELLED
     assert at_seam(seam_simulator, stay) == []
     assert list(ledger_codes()) == []
-    assert live_codes().filter(lock=room).count() == 0, "it holds no place on the lock"
+    assert AccessCode.objects.live(timezone.now()).filter(lock=room).count() == 0, "it holds no place on the lock"
 
 
 def test_a_code_whose_earlier_call_may_have_reached_seam_is_looked_up_not_created_after_cancel(
     room, client, clock, seam_simulator
 ):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     [code] = AccessCode.objects.filter(reservation=stay)
     AccessCode.objects.filter(pk=code.pk).update(create_sent=True)  # a timeout after sending
 
@@ -245,15 +220,16 @@ def test_a_code_whose_earlier_call_may_have_reached_seam_is_looked_up_not_create
 
 
 def test_a_stale_or_repeated_change_is_refused_and_applied_once(room, client, clock):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     settle(client, clock)
     new_departure = ARRIVAL + timedelta(days=7)
-    plan = next(p for p in change_plans(stay, arrival=ARRIVAL, departure=new_departure) if p.kind == "extend")
+    offer = change_offer(reservation=stay, arrival=ARRIVAL, departure=new_departure)
+    plan = next(p for p in offer.plans if p.kind == "extend")
 
     reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=new_departure, plan_key=plan.key)
-    with pytest.raises(ChangeRefused, match="nothing to change"):
+    with pytest.raises(Refused, match="nothing to change"):
         reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=new_departure, plan_key=plan.key)
-    with pytest.raises(ChangeRefused, match="no longer offered"):
+    with pytest.raises(Refused, match="no longer offered"):
         reservation_change_dates(
             reservation=stay, arrival=ARRIVAL, departure=new_departure + timedelta(days=1), plan_key=plan.key
         )
@@ -262,7 +238,7 @@ def test_a_stale_or_repeated_change_is_refused_and_applied_once(room, client, cl
 
 def test_a_long_stay_is_booked_as_a_chain_seam_accepts_link_by_link(room, client, clock, seam_simulator):
     # 75 nights from 20 Oct: the clocks go back on 3 Nov 2030 inside the first link.
-    stay = book(room, arrival=date(2030, 10, 20), nights=75)
+    stay = book(room, arrival=date(2030, 10, 20), nights=75).reservation
     settle(client, clock)
 
     codes = list(AccessCode.objects.filter(reservation=stay).order_by("starts_at"))
@@ -277,7 +253,7 @@ def test_a_long_stay_is_booked_as_a_chain_seam_accepts_link_by_link(room, client
 
 
 def test_a_door_whose_time_zones_disagree_gets_no_code(room, client, clock, seam_simulator):
-    stay = book(room)
+    stay = book(room, arrival=ARRIVAL, nights=5).reservation
     [code] = AccessCode.objects.filter(reservation=stay)
     room.site.timezone = "America/Denver"
     room.site.save()
@@ -289,30 +265,38 @@ def test_a_door_whose_time_zones_disagree_gets_no_code(room, client, clock, seam
     assert "America/Denver" in code.last_error_message
     assert at_seam(seam_simulator, stay) == [], "nothing was sent to Seam"
     room.refresh_from_db()
-    with pytest.raises(ValidationError, match="No codes can be made"):
-        book(room)
+    with pytest.raises(Refused, match="No codes can be made for Room 101 until its time zones agree"):
+        reservation_create(
+            site=room.site,
+            lock=room,
+            guest_name="Ana Souza",
+            guest_email="ana@example.com",
+            arrival=ARRIVAL,
+            departure=ARRIVAL + timedelta(days=5),
+            plan_key=code.name,  # nothing is offered: any key is refused for the door's zones first
+        )
 
 
 def test_capacity_counts_every_code_until_it_ends_and_refuses_what_does_not_fit(room, client, clock):
     room.code_capacity = 4
     room.save()
-    first = book(room)
-    book(room, arrival=ARRIVAL + timedelta(days=10), guest="Ben")
+    first = book(room, arrival=ARRIVAL, nights=5).reservation
+    book(room, arrival=ARRIVAL + timedelta(days=10), guest_name="Ben", nights=5)
     settle(client, clock)
     reservation_cancel(reservation=first)  # its code still holds a place
 
-    assert live_codes().filter(lock=room).count() == 2
+    assert AccessCode.objects.live(timezone.now()).filter(lock=room).count() == 2
     state = capacity(room, live=2)
     assert state.level == "low"
     assert "room for only 2 more" in state.message
-    assert capacity_refusal(room, needed=3) == (
+    assert capacity_refusal(room, needed=3, now=timezone.now()) == (
         "This needs 3 codes but Room 101 has room for only 2 more (2 live of 4). Codes free up as they end."
     )
-    with pytest.raises(ValidationError, match="room for only 2 more"):
+    with pytest.raises(Refused, match="room for only 2 more"):
         book(room, arrival=date(2030, 9, 1), nights=70)  # a chain of 3
 
     clock.move_to(datetime(2030, 7, 7, tzinfo=UTC))  # the cancelled stay's code has ended
-    assert live_codes().filter(lock=room).count() == 1
+    assert AccessCode.objects.live(timezone.now()).filter(lock=room).count() == 1
 
 
 def test_seams_max_codes_warning_marks_the_door_full(room):

@@ -22,8 +22,9 @@ from codes.emails import (
     code_email_send_task,
     code_window_text,
 )
+from codes.errors import Refused
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail
-from tests.builders import make_lock, make_reservation, make_site, make_staff
+from tests.builders import make_code, make_lock, make_reservation, make_site, make_staff
 from tests.fixtures.smtp import SMTPServer, free_port
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def local(zone: str, *args: int) -> datetime:
     return datetime(*args).replace(tzinfo=ZoneInfo(zone))  # type: ignore[arg-type]
 
 
-def make_code(
+def code_for_stay(
     *,
     zone: str = LA,
     starts: tuple[int, ...] = (2030, 9, 10, 15),
@@ -53,10 +54,8 @@ def make_code(
     reservation = make_reservation(
         lock, arrival=starts_at.date(), nights=(ends_at.date() - starts_at.date()).days, **reservation_kw
     )
-    return AccessCode.objects.create(
-        reservation=reservation,
-        lock=lock,
-        name=f"R{reservation.pk} {reservation.guest_name}",
+    return make_code(
+        reservation,
         starts_at=starts_at.astimezone(UTC),
         ends_at=ends_at.astimezone(UTC),
         timezone=zone,
@@ -68,7 +67,7 @@ def make_code(
 
 @pytest.fixture
 def code() -> AccessCode:
-    return make_code()
+    return code_for_stay()
 
 
 @pytest.fixture
@@ -130,7 +129,7 @@ def test_it_renders_both_parts_with_name_site_door_pin_window_and_keypad_help(
 def test_the_text_part_is_not_html_escaped_but_the_html_part_is(
     eager: Any, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
-    code = make_code(guest_name="Zoë O'Brien & <Co>", site_name="Sea & Sand")
+    code = code_for_stay(guest_name="Zoë O'Brien & <Co>", site_name="Sea & Sand")
 
     send_now(code, django_capture_on_commit_callbacks)
 
@@ -191,7 +190,7 @@ def test_the_text_part_is_not_html_escaped_but_the_html_part_is(
 def test_the_window_is_in_the_locks_local_time_with_its_zone(
     zone: str, starts: tuple[int, ...], ends: tuple[int, ...], expected: str
 ) -> None:
-    code = make_code(zone=zone, starts=starts, ends=ends)
+    code = code_for_stay(zone=zone, starts=starts, ends=ends)
 
     assert code_window_text(code) == expected
 
@@ -199,7 +198,7 @@ def test_the_window_is_in_the_locks_local_time_with_its_zone(
 def test_the_window_across_a_dst_change_reaches_the_email(
     eager: Any, django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:
-    code = make_code(starts=(2030, 11, 1, 15), ends=(2030, 11, 4, 11))
+    code = code_for_stay(starts=(2030, 11, 1, 15), ends=(2030, 11, 4, 11))
 
     send_now(code, django_capture_on_commit_callbacks)
 
@@ -219,7 +218,7 @@ def read_event(ics: bytes) -> tuple[Calendar, Any]:
 
 
 def test_the_calendar_event_is_the_stay_window_without_the_pin() -> None:
-    code = make_code(starts=(2030, 11, 1, 15), ends=(2030, 11, 4, 11))
+    code = code_for_stay(starts=(2030, 11, 1, 15), ends=(2030, 11, 4, 11))
 
     ics = build_code_calendar(code)
 
@@ -236,7 +235,7 @@ def test_the_calendar_event_is_the_stay_window_without_the_pin() -> None:
 
 def test_the_calendars_own_vtimezone_gives_the_same_instants() -> None:
     """A client that reads the VTIMEZONE (Outlook) rather than the zone name gets it right too."""
-    code = make_code(zone="Australia/Sydney", starts=(2030, 10, 4, 14), ends=(2030, 10, 7, 10))
+    code = code_for_stay(zone="Australia/Sydney", starts=(2030, 10, 4, 14), ends=(2030, 10, 7, 10))
 
     calendar, event = read_event(build_code_calendar(code))
 
@@ -250,8 +249,8 @@ def test_the_calendars_own_vtimezone_gives_the_same_instants() -> None:
 
 
 def test_the_calendar_uid_is_stable_per_code() -> None:
-    code = make_code()
-    other = make_code(site_name="Other Place")
+    code = code_for_stay()
+    other = code_for_stay(site_name="Other Place")
 
     first, again = read_event(build_code_calendar(code))[1], read_event(build_code_calendar(code))[1]
     assert str(first["uid"]) == str(again["uid"]) == f"access-code-{code.pk}@localhost"
@@ -263,31 +262,31 @@ def test_the_calendar_uid_is_stable_per_code() -> None:
 
 @pytest.mark.parametrize("status", [AccessCode.Status.PENDING, AccessCode.Status.WAITING, AccessCode.Status.FAILED])
 def test_it_refuses_a_code_that_is_not_set(status: str) -> None:
-    code = make_code(status=status, pin="")
+    code = code_for_stay(status=status, pin="")
 
-    with pytest.raises(ValueError, match="not set on the lock system yet"):
+    with pytest.raises(Refused, match="not set on the lock system yet"):
         code_email_request(access_code=code)
     assert not CodeEmail.objects.exists()
 
 
 def test_it_refuses_a_set_code_without_a_pin() -> None:
-    code = make_code(pin="")
+    code = code_for_stay(pin="")
 
-    with pytest.raises(ValueError, match="PIN is not known yet"):
+    with pytest.raises(Refused, match="PIN is not known yet"):
         code_email_request(access_code=code)
 
 
 def test_it_refuses_a_guest_without_an_email_address() -> None:
-    code = make_code(guest_email="")
+    code = code_for_stay(guest_email="")
 
-    with pytest.raises(ValueError, match="no guest email address"):
+    with pytest.raises(Refused, match="no guest email address"):
         code_email_request(access_code=code)
 
 
 def test_it_refuses_a_stay_that_has_ended() -> None:
-    code = make_code(starts=(2020, 9, 10, 15), ends=(2020, 9, 15, 11))
+    code = code_for_stay(starts=(2020, 9, 10, 15), ends=(2020, 9, 15, 11))
 
-    with pytest.raises(ValueError, match="stay has ended"):
+    with pytest.raises(Refused, match="stay has ended"):
         code_email_request(access_code=code)
 
 
@@ -357,7 +356,7 @@ def test_two_requests_racing_past_the_check_queue_one_email(
     """Another connection inserts between this request's check and its insert (PostgreSQL)."""
     if connection.vendor != "postgresql":
         pytest.skip("needs a second connection that can hold an uncommitted row (PostgreSQL)")
-    code = make_code()
+    code = code_for_stay()
     inserted, other_done = threading.Event(), threading.Event()
     other: list[CodeEmail] = []
 

@@ -13,9 +13,10 @@ import time_machine
 from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
 
-from codes import services
+from codes import sweeping
+from codes.creating import access_code_request
 from codes.models import AccessCode, AccessCodeEvent
-from codes.services import access_code_request, access_codes_escalate
+from codes.sweeping import access_codes_escalate
 from codes.tasks import access_codes_sweep_task
 from codes.windows import offer_windows
 from properties.models import Reservation, Site
@@ -45,7 +46,7 @@ def fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_code(site: Site, *, door: str = "Room 101", guest: str = "Ana Souza", **fields: Any) -> AccessCode:
+def requested_code(site: Site, *, door: str = "Room 101", guest: str = "Ana Souza", **fields: Any) -> AccessCode:
     """A requested code for a three-night stay from ARRIVAL, then moved to ``fields`` (default waiting)."""
     lock = make_lock(site, name=door, time_slots=SYDNEY_SLOTS if site.timezone == "Australia/Sydney" else LA_SLOTS)
     reservation = make_reservation(lock, arrival=ARRIVAL, guest_name=guest)
@@ -81,7 +82,7 @@ def harbour() -> Site:
 
 @pytest.fixture
 def code(ocean: Site) -> AccessCode:
-    return make_code(ocean)
+    return requested_code(ocean)
 
 
 def before_check_in(code: AccessCode, **delta: float) -> datetime:
@@ -164,7 +165,7 @@ def test_the_event_history_records_each_escalation(code: AccessCode) -> None:
 
 
 def test_a_set_code_is_never_escalated(ocean: Site, mailoutbox: list[EmailMessage]) -> None:
-    code = make_code(ocean, status=Status.SET, code="123456")
+    code = requested_code(ocean, status=Status.SET, code="123456")
 
     assert access_codes_escalate(now=before_check_in(code, hours=23)) == []
     assert access_codes_escalate(now=before_check_in(code, hours=1.5)) == []
@@ -175,9 +176,9 @@ def test_a_set_code_is_never_escalated(ocean: Site, mailoutbox: list[EmailMessag
 def test_codes_of_a_cancelled_stay_or_superseded_by_a_date_change_are_not_escalated(
     ocean: Site, mailoutbox: list[EmailMessage]
 ) -> None:
-    cancelled = make_code(ocean, status=Status.WAITING)
+    cancelled = requested_code(ocean, status=Status.WAITING)
     Reservation.objects.filter(pk=cancelled.reservation_id).update(cancelled_at=datetime(2030, 1, 1, tzinfo=UTC))
-    superseded = make_code(ocean, door="Room 102", status=Status.WAITING)
+    superseded = requested_code(ocean, door="Room 102", status=Status.WAITING)
     AccessCode.objects.filter(pk=superseded.pk).update(superseded_at=datetime(2030, 1, 1, tzinfo=UTC))
 
     assert access_codes_escalate(now=before_check_in(cancelled, hours=1.5)) == []
@@ -188,7 +189,7 @@ def test_a_code_seam_defers_on_purpose_is_escalated_only_once_its_scheduled_time
     ocean: Site, mailoutbox: list[EmailMessage]
 ) -> None:
     # Seam programs offline codes about an hour before they start, and says so.
-    code = make_code(ocean, status=Status.WAITING)
+    code = requested_code(ocean, status=Status.WAITING)
     scheduled_at = code.starts_at - timedelta(hours=1)
     deferral = {"mutation_code": "deferring_creation", "scheduled_at": scheduled_at.isoformat()}
     AccessCode.objects.filter(pk=code.pk).update(pending_mutations=[deferral])
@@ -219,14 +220,14 @@ def test_a_guest_already_in_the_stay_without_a_set_code_is_urgent(
 def test_a_code_never_created_at_seam_is_escalated_too(
     ocean: Site, mailoutbox: list[EmailMessage], status: str
 ) -> None:
-    code = make_code(ocean, status=status)
+    code = requested_code(ocean, status=status)
 
     assert access_codes_escalate(now=before_check_in(code, hours=23)) == [code]
     assert len(mailoutbox) == 1
 
 
 def test_a_failed_code_is_escalated_with_seams_error(ocean: Site, mailoutbox: list[EmailMessage]) -> None:
-    code = make_code(
+    code = requested_code(
         ocean,
         status=Status.FAILED,
         last_error_type="dormakaba_oracode_invalid_time_range",
@@ -240,8 +241,8 @@ def test_a_failed_code_is_escalated_with_seams_error(ocean: Site, mailoutbox: li
 
 
 def test_staff_of_another_site_never_receive_it(ocean: Site, harbour: Site, mailoutbox: list[EmailMessage]) -> None:
-    ocean_code = make_code(ocean, guest="Ana Souza")
-    harbour_code = make_code(harbour, door="Apartment 1A", guest="Liam Chen")
+    ocean_code = requested_code(ocean, guest="Ana Souza")
+    harbour_code = requested_code(harbour, door="Apartment 1A", guest="Liam Chen")
     # Sydney's 14:00 AEST check-in is 04:00 UTC, Los Angeles' 15:00 PDT is 22:00 UTC.
     now = max(ocean_code.starts_at, harbour_code.starts_at) - timedelta(hours=23)
 
@@ -256,7 +257,7 @@ def test_staff_of_another_site_never_receive_it(ocean: Site, harbour: Site, mail
 
 
 def test_inactive_staff_and_staff_without_email_get_nothing(ocean: Site, mailoutbox: list[EmailMessage]) -> None:
-    code = make_code(ocean)
+    code = requested_code(ocean)
 
     access_codes_escalate(now=before_check_in(code, hours=23))
 
@@ -265,7 +266,7 @@ def test_inactive_staff_and_staff_without_email_get_nothing(ocean: Site, mailout
 
 
 def test_a_site_without_staff_email_records_that_nobody_was_told(mailoutbox: list[EmailMessage]) -> None:
-    code = make_code(make_site("Nobody Home"))
+    code = requested_code(make_site("Nobody Home"))
 
     assert access_codes_escalate(now=before_check_in(code, hours=23)) == [code]
 
@@ -276,9 +277,9 @@ def test_a_site_without_staff_email_records_that_nobody_was_told(mailoutbox: lis
 def test_a_mail_server_failure_is_recorded_and_does_not_stop_the_others(
     ocean: Site, mailoutbox: list[EmailMessage], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = make_code(ocean, door="Room 101", guest="Ana Souza")
-    second = make_code(ocean, door="Room 102", guest="Bo Lind")
-    real_send_mail = services.send_mail
+    first = requested_code(ocean, door="Room 101", guest="Ana Souza")
+    second = requested_code(ocean, door="Room 102", guest="Bo Lind")
+    real_send_mail = sweeping.send_mail
     calls: list[str] = []
 
     def flaky_send_mail(subject: str, *args: Any, **kwargs: Any) -> int:
@@ -287,7 +288,7 @@ def test_a_mail_server_failure_is_recorded_and_does_not_stop_the_others(
             raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
         return real_send_mail(subject, *args, **kwargs)
 
-    monkeypatch.setattr(services, "send_mail", flaky_send_mail)
+    monkeypatch.setattr(sweeping, "send_mail", flaky_send_mail)
 
     escalated = access_codes_escalate(now=before_check_in(first, hours=23))
 
@@ -307,8 +308,11 @@ def test_a_mail_server_failure_is_recorded_and_does_not_stop_the_others(
 def test_a_code_changed_during_the_sweep_is_left_alone(
     ocean: Site, mailoutbox: list[EmailMessage], monkeypatch: pytest.MonkeyPatch, change: dict[str, str]
 ) -> None:
-    codes = [make_code(ocean, door="Room 101", guest="Ana Souza"), make_code(ocean, door="Room 102", guest="Bo Lind")]
-    real_notify = services._notify_staff
+    codes = [
+        requested_code(ocean, door="Room 101", guest="Ana Souza"),
+        requested_code(ocean, door="Room 102", guest="Bo Lind"),
+    ]
+    real_notify = sweeping._notify_staff
 
     def notify_while_the_other_changes(code: AccessCode, level: str) -> None:
         # Both codes were selected already; the other one changes before its turn comes.
@@ -316,7 +320,7 @@ def test_a_code_changed_during_the_sweep_is_left_alone(
         AccessCode.objects.filter(pk=other.pk).update(**change)
         real_notify(code, level)
 
-    monkeypatch.setattr(services, "_notify_staff", notify_while_the_other_changes)
+    monkeypatch.setattr(sweeping, "_notify_staff", notify_while_the_other_changes)
 
     escalated = access_codes_escalate(now=before_check_in(codes[0], hours=23))
 

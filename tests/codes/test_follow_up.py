@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -12,26 +12,24 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codes import services, tasks
-from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, StaffAlert
-from codes.services import (
-    CLAIM_LEASE,
+from codes import creating, tasks
+from codes.creating import CLAIM_LEASE, access_code_create
+from codes.following import (
     MAX_CHECK_INTERVAL,
     NEAR_START_CHECK_INTERVAL,
     SEAM_SETS_BEFORE_START,
-    access_code_create,
     access_code_refresh,
-    access_codes_due,
     next_check_time,
 )
-from codes.windows import offer_windows
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, StaffAlert
+from codes.rate_limit import create_slot_reserve
+from codes.sweeping import access_codes_due
 from locks.models import Lock
 from locks.seam import SeamAccessCode, SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
-from locks.simulator.server import SimulatorServer
-from properties.services import reservation_create
-from tests.builders import book_stay, run_due
+from simulator import demo
+from simulator.server import SimulatorServer
+from tests.builders import book, run_due
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 Status = AccessCode.Status
@@ -106,7 +104,7 @@ def created_code(sim: SimulatorServer, *, arrival: date = date(2030, 7, 1), nigh
     client = client_for(sim)
     locks_sync(client=client)
     lock = Lock.objects.get(seam_device_id=ROOM_101)
-    code = book_stay(lock, arrival=arrival, nights=nights)
+    code = book(lock, arrival=arrival, nights=nights)
     code = access_code_create(access_code_id=code.pk, client=client)
     assert code.status == Status.WAITING
     return code
@@ -347,14 +345,14 @@ def test_a_claim_abandoned_mid_call_is_queued_once_and_adopted(clock, seam_simul
     code = _book_another(created_code(seam_simulator))
     # A worker claims the code, books the create, gets it made at Seam and dies before recording it.
     now = timezone.now()
-    assert services._claim(code.pk, now)
+    assert creating._claim(code.pk, now)
     code = AccessCode.objects.select_related("lock").get(pk=code.pk)
-    assert services._reserve_create_slot(code, now) is None
+    assert create_slot_reserve(code, now) is None
     client.create_offline_access_code(
         device_id=ROOM_101,
         name=code.name,
-        starts_at=services._local(code.starts_at, code.timezone),
-        ends_at=services._local(code.ends_at, code.timezone),
+        starts_at=code.starts_at.astimezone(ZoneInfo(code.timezone)),
+        ends_at=code.ends_at.astimezone(ZoneInfo(code.timezone)),
         max_time_rounding=code.max_time_rounding,
     )
 
@@ -378,17 +376,14 @@ def _due_creates() -> list[int]:
 def _book_another(code: AccessCode) -> AccessCode:
     """A second reservation on the same door, its code still pending."""
     reservation = code.reservation
-    window: Any = offer_windows(code.lock.time_slots, arrival=reservation.arrival, departure=reservation.departure)[0]
-    _, new = reservation_create(
-        site=reservation.site,
-        lock=code.lock,
+    return book(
+        code.lock,
+        arrival=reservation.arrival,
+        nights=reservation.nights,
+        slot_name=None,
         guest_name="Ben Okafor",
         guest_email="ben@example.com",
-        arrival=reservation.arrival,
-        departure=reservation.departure,
-        window=window,
     )
-    return new
 
 
 def _retrying_code(sim: SimulatorServer) -> AccessCode:

@@ -18,16 +18,16 @@ from django.db import connection
 from django.test import Client
 
 from codes import alerts
-from codes.changes import capacity, capacity_refusal
+from codes.capacity import capacity, capacity_refusal
+from codes.creating import access_code_create
+from codes.following import access_codes_refresh_door
 from codes.models import AccessCode, AccessCodeEvent, StaffAlert
-from codes.polling import access_codes_refresh_door
-from codes.services import access_code_create
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
-from locks.simulator.server import SimulatorServer
-from tests.builders import book_stay, make_staff, run_due
+from simulator import demo
+from simulator.server import SimulatorServer
+from tests.builders import book, make_staff, run_due
 from tests.conftest import skip_or_fail
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
@@ -86,7 +86,7 @@ def slots_moved_since_sync(lock: Lock) -> None:
 
 
 def create(sim: SimulatorServer, lock: Lock, capture: Callable[..., Any], *, arrival: date = ARRIVAL) -> AccessCode:
-    code = book_stay(lock, arrival=arrival)
+    code = book(lock, arrival=arrival)
     with capture(execute=True):
         return access_code_create(access_code_id=code.pk, client=client_for(sim))
 

@@ -12,16 +12,16 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from codes import polling, services, tasks
+from codes import following, rate_limit, tasks
+from codes.creating import REQUEUE_SLACK_SECONDS, access_code_create
 from codes.models import AccessCode
-from codes.services import REQUEUE_SLACK_SECONDS, access_code_create, access_codes_due
-from codes.windows import offer_windows
+from codes.sweeping import access_codes_due
 from locks.models import Lock
 from locks.seam import SeamAccessCode, SeamClient, SeamTransientError
 from locks.services import locks_sync
-from locks.simulator import demo
-from locks.simulator.server import SimulatorServer
-from properties.services import reservation_create
+from simulator import demo
+from simulator.server import SimulatorServer
+from tests.builders import book
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = pytest.mark.django_db
@@ -80,23 +80,12 @@ def self_queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float, datet
     return sent
 
 
-def book(lock: Lock, count: int) -> list[AccessCode]:
-    codes = []
-    for i in range(count):
-        arrival = ARRIVAL + timedelta(days=i)
-        departure = arrival + timedelta(days=2)
-        window = offer_windows(lock.time_slots, arrival=arrival, departure=departure)[0]
-        _, code = reservation_create(
-            site=lock.site,
-            lock=lock,
-            guest_name=f"Guest {i}",
-            guest_email="guest@example.com",
-            arrival=arrival,
-            departure=departure,
-            window=window,
-        )
-        codes.append(code)
-    return codes
+def book_many(lock: Lock, count: int) -> list[AccessCode]:
+    """``count`` two-night stays on ``lock`` from ARRIVAL, a day apart; their codes."""
+    return [
+        book(lock, arrival=ARRIVAL + timedelta(days=i), nights=2, slot_name=None, guest_name=f"Guest {i}")
+        for i in range(count)
+    ]
 
 
 def due_times(codes: list[AccessCode]) -> list[timedelta]:
@@ -117,7 +106,7 @@ def test_the_create_window_and_its_margin_come_from_settings(clock, seam_simulat
     settings.SEAM_CREATE_MARGIN_SECONDS = 0.5
     client = CountingClient(seam_simulator)
 
-    codes = [access_code_create(access_code_id=c.pk, client=client) for c in book(room, 3)]
+    codes = [access_code_create(access_code_id=c.pk, client=client) for c in book_many(room, 3)]
 
     assert [c.status for c in codes] == [Status.WAITING, Status.WAITING, Status.PENDING]
     assert due_times(codes) == [timedelta(seconds=6.5)]
@@ -126,9 +115,9 @@ def test_the_create_window_and_its_margin_come_from_settings(clock, seam_simulat
 
 def test_codes_held_back_on_a_busy_door_take_turns_a_window_apart(clock, seam_simulator, room, self_queued):
     client = CountingClient(seam_simulator)
-    window = services.create_window()
+    window = rate_limit.create_window()
 
-    for code in book(room, 25):
+    for code in book_many(room, 25):
         access_code_create(access_code_id=code.pk, client=client)
 
     assert client.calls == ["create"] * 10
@@ -140,16 +129,16 @@ def test_a_held_code_queues_itself_for_its_turn_and_a_sweep_as_well_creates_once
     clock, seam_simulator, room, self_queued, django_capture_on_commit_callbacks
 ):
     client = CountingClient(seam_simulator)
-    codes = book(room, 11)
+    codes = book_many(room, 11)
     with django_capture_on_commit_callbacks(execute=True):
         for code in codes:
             access_code_create(access_code_id=code.pk, client=client)
     held = AccessCode.objects.get(status=Status.PENDING)
-    assert held.next_check_at == START + services.create_window()
+    assert held.next_check_at == START + rate_limit.create_window()
 
-    countdown = services.create_window().total_seconds() + REQUEUE_SLACK_SECONDS
+    countdown = rate_limit.create_window().total_seconds() + REQUEUE_SLACK_SECONDS
     assert [(pk, seconds) for pk, seconds, _ in self_queued] == [(held.pk, countdown)]
-    clock.move_to(held.next_check_at + timedelta(seconds=countdown - services.create_window().total_seconds()))
+    clock.move_to(held.next_check_at + timedelta(seconds=countdown - rate_limit.create_window().total_seconds()))
     # The fallback, should its task be lost: the sweeper queues it too, and one claim wins.
     assert due_creates() == [held.pk]
 
@@ -171,7 +160,7 @@ def test_a_backfill_woken_at_its_turns_never_meets_a_429_and_wakes_each_code_onc
         with django_capture_on_commit_callbacks(execute=True):
             access_code_create(access_code_id=pk, client=client)
 
-    for code in book(room, 40):
+    for code in book_many(room, 40):
         run(code.pk)
     wakes = 0
     while self_queued and wakes < 200:
@@ -184,11 +173,11 @@ def test_a_backfill_woken_at_its_turns_never_meets_a_429_and_wakes_each_code_onc
     assert AccessCode.objects.filter(status=Status.WAITING).count() == 40
     assert seam_simulator.rate_limited == {}
     assert wakes == 30, "each held code woke once, at its turn"
-    assert timezone.now() - START <= 3 * services.create_window() + timedelta(seconds=1)
+    assert timezone.now() - START <= 3 * rate_limit.create_window() + timedelta(seconds=1)
 
 
 def test_a_sweep_takes_the_longest_due_first(clock, seam_simulator, room, settings):
-    codes = book(room, 3)
+    codes = book_many(room, 3)
     for age, code in zip([5, 30, 10], codes, strict=True):
         AccessCode.objects.filter(pk=code.pk).update(next_check_at=START - timedelta(seconds=age))
 
@@ -204,7 +193,7 @@ def ids(codes: list[AccessCode]) -> list[int]:
 
 def waiting_codes(sim: SimulatorServer, lock: Lock, count: int) -> list[AccessCode]:
     client = CountingClient(sim)
-    return [access_code_create(access_code_id=c.pk, client=client) for c in book(lock, count)]
+    return [access_code_create(access_code_id=c.pk, client=client) for c in book_many(lock, count)]
 
 
 @pytest.fixture
@@ -242,7 +231,7 @@ def test_one_list_call_sets_every_due_code_of_the_door(clock, seam_simulator, ro
     clock.shift(timedelta(seconds=10))
     client = CountingClient(seam_simulator)
 
-    refreshed = polling.access_codes_refresh_door(
+    refreshed = following.access_codes_refresh_door(
         lock_id=room.pk, access_code_ids=[c.pk for c in codes], client=client
     )
 
@@ -258,7 +247,7 @@ def test_a_code_missing_from_the_list_is_asked_for_alone_never_failed(clock, sea
     clock.shift(timedelta(seconds=10))
     client = CountingClient(seam_simulator, drop={codes[1].seam_access_code_id})
 
-    refreshed = polling.access_codes_refresh_door(
+    refreshed = following.access_codes_refresh_door(
         lock_id=room.pk, access_code_ids=[c.pk for c in codes], client=client
     )
 
@@ -271,7 +260,7 @@ def test_a_failed_list_falls_back_to_one_check_per_code(clock, seam_simulator, r
     clock.shift(timedelta(seconds=10))
     client = CountingClient(seam_simulator, list_fails=True)
 
-    refreshed = polling.access_codes_refresh_door(
+    refreshed = following.access_codes_refresh_door(
         lock_id=room.pk, access_code_ids=[c.pk for c in codes], client=client
     )
 
@@ -286,7 +275,7 @@ def test_the_door_list_also_stores_other_codes_it_shows_set(clock, seam_simulato
     planned = AccessCode.objects.get(pk=not_due.pk).next_check_at
     client = CountingClient(seam_simulator)
 
-    polling.access_codes_refresh_door(lock_id=room.pk, access_code_ids=[codes[0].pk, codes[1].pk], client=client)
+    following.access_codes_refresh_door(lock_id=room.pk, access_code_ids=[codes[0].pk, codes[1].pk], client=client)
 
     assert client.calls == ["list"]
     stored = AccessCode.objects.get(pk=not_due.pk)
@@ -301,7 +290,7 @@ def test_a_door_list_leaves_codes_it_shows_unset_to_their_own_schedule(clock, se
     planned = AccessCode.objects.get(pk=codes[2].pk).next_check_at
     client = CountingClient(seam_simulator)
 
-    polling.access_codes_refresh_door(lock_id=room.pk, access_code_ids=[codes[0].pk, codes[1].pk], client=client)
+    following.access_codes_refresh_door(lock_id=room.pk, access_code_ids=[codes[0].pk, codes[1].pk], client=client)
 
     untouched = AccessCode.objects.get(pk=codes[2].pk)
     assert (untouched.status, untouched.next_check_at, untouched.checks) == (Status.WAITING, planned, 0)

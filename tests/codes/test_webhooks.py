@@ -20,15 +20,15 @@ from django.test import Client
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from codes.creating import access_code_create, access_code_request
 from codes.models import AccessCode, AccessCodeEvent, StaffAlert, WebhookDelivery
-from codes.services import access_code_create, access_code_request
 from codes.windows import offer_windows
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
-from locks.simulator.server import SimulatorServer
 from properties.models import Reservation
+from simulator import demo
+from simulator.server import SimulatorServer
 from tests.builders import make_reservation, make_staff
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 

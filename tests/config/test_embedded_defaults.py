@@ -51,3 +51,24 @@ def test_service_variables_switch_to_postgres_redis_and_real_seam(tmp_path):
     assert engine == "django.db.backends.postgresql"
     assert broker == "redis://127.0.0.1:6379/0"
     assert seam == "https://connect.getseam.com False"
+
+
+def test_reading_the_settings_makes_no_folder_and_starting_django_makes_them(tmp_path):
+    var = tmp_path / "var"
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "1"}
+    read_only = "from django.conf import settings; print(settings.DATABASES['default']['NAME'])"
+    subprocess.run(
+        [sys.executable, "-c", read_only], cwd=ROOT, env={**env, "VAR_DIR": str(var)}, check=True, timeout=60
+    )
+    assert not var.exists(), "importing the settings made folders"
+
+    subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**env, "VAR_DIR": str(var)},
+        check=True,
+        timeout=60,
+    )
+    assert (var / "celery" / "queue").is_dir()
+    assert (var / "celery" / "processed").is_dir()
+    assert (var / "staticfiles").is_dir()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from codes.models import AccessCode, AccessCodeEvent
-from tests.builders import book_stay, make_lock, make_site, make_staff
+from tests.builders import book, make_lock, make_site, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +92,7 @@ def test_every_page_carries_the_content_security_policy(client, ana):
 
 def test_a_revealed_pin_is_never_stored_by_a_cache(client):
     site = make_site()
-    code = book_stay(make_lock(site), arrival=timezone.now().date() + timedelta(days=20))
+    code = book(make_lock(site), arrival=timezone.now().date() + timedelta(days=20))
     AccessCode.objects.filter(pk=code.pk).update(status=AccessCode.Status.SET, code="482913")
     client.force_login(make_staff("demo", site))
 

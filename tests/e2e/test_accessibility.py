@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from codes.models import AccessCode
-from tests.builders import book_stay, make_lock, make_site
+from tests.builders import book, make_lock, make_site
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -33,8 +33,8 @@ def stays():
     user = get_user_model().objects.create_user(username="front", password=PASSWORD)
     user.sites.add(site)
     soon = timezone.now().date() + timedelta(days=3)
-    ana = book_stay(lock, arrival=soon)
-    ben = book_stay(lock, arrival=soon + timedelta(days=4))
+    ana = book(lock, arrival=soon)
+    ben = book(lock, arrival=soon + timedelta(days=4))
     ben.reservation.guest_name = "Ben Carter"
     ben.reservation.save()
     set_code(ana, "482913")
@@ -104,7 +104,7 @@ def test_repeated_buttons_name_the_guest_they_act_for(desktop):
 
 def test_a_code_state_change_is_announced_to_screen_readers(desktop, live_server, stays):
     lock, _, _ = stays
-    waiting = book_stay(lock, arrival=timezone.now().date() + timedelta(days=9))
+    waiting = book(lock, arrival=timezone.now().date() + timedelta(days=9))
     AccessCode.objects.filter(pk=waiting.pk).update(status=AccessCode.Status.WAITING, seam_access_code_id="seam-w")
     desktop.goto(f"{live_server.url}/reservations/{waiting.reservation_id}/")
     expect(desktop.locator(f'#code-{waiting.pk} [data-state="waiting"]')).to_be_visible()

@@ -24,13 +24,12 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail
-from codes.plans import offer_plans
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from locks.simulator import demo
 from properties.models import Site
-from properties.services import reservation_create
+from simulator import demo
+from tests.builders import book
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -106,7 +105,7 @@ def screenshot(page: Page, name: str) -> None:
 
 def code_story(code: AccessCode) -> str:
     code.refresh_from_db()
-    events = ", ".join(code.events.order_by("created_at").values_list("kind", flat=True))
+    events = ", ".join(code.events.order_by("at", "pk").values_list("kind", flat=True))
     return (
         f"status {code.status!r}, Seam status {code.seam_status!r}, "
         f"last error {code.last_error_type!r} {code.last_error_message!r}, events: {events}"
@@ -270,20 +269,8 @@ def test_staff_extend_a_stay_then_cancel_it_and_the_live_codes_wait_in_the_ledge
     base = live_server.url
     lock = Lock.objects.get(name=DOOR, site__name=SITE)
     arrival = timezone.now().astimezone(ZoneInfo(lock.site.timezone)).date() + timedelta(days=5)
-    plan = next(
-        p
-        for p in offer_plans(lock.time_slots, arrival=arrival, departure=arrival + timedelta(days=3))
-        if p.slot_name == "Guest 15:00-11:00"
-    )
-    stay, first = reservation_create(
-        site=lock.site,
-        lock=lock,
-        guest_name=GUEST_NAME,
-        guest_email=GUEST_EMAIL,
-        arrival=arrival,
-        departure=arrival + timedelta(days=3),
-        window=plan,
-    )
+    first = book(lock, arrival=arrival, guest_name=GUEST_NAME, guest_email=GUEST_EMAIL)
+    stay = first.reservation
     context = chromium.new_context(viewport=DESKTOP)
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from codes.models import AccessCode
-from tests.builders import book_stay, make_lock, make_site
+from tests.builders import book, make_lock, make_site
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -44,7 +44,7 @@ def test_the_staff_pages_and_the_admin_break_no_rule_of_the_policy(page, live_se
     browser, violations = page
     site = make_site()
     lock = make_lock(site, "Room 101")
-    code = book_stay(lock, arrival=timezone.now().date() + timedelta(days=20))
+    code = book(lock, arrival=timezone.now().date() + timedelta(days=20))
     AccessCode.objects.filter(pk=code.pk).update(status=AccessCode.Status.SET, code="482913", seam_access_code_id="s1")
     base = live_server.url
 

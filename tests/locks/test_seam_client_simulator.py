@@ -10,8 +10,8 @@ from codes.windows import offer_windows
 from locks.models import Lock
 from locks.seam import SeamClient, SeamPermanentError, SeamTransientError
 from locks.services import locks_sync
-from locks.simulator import demo
 from properties.models import Site
+from simulator import demo
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 

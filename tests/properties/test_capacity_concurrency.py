@@ -8,16 +8,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.utils import timezone
 
-from codes.changes import ChangeRefused, reservation_change_dates
+from codes.errors import Refused
 from codes.models import AccessCode
-from codes.plans import plan_change
-from codes.windows import offer_windows
-from properties.services import reservation_create
-from tests.builders import book_stay, make_lock, make_site
+from codes.offers import change_offer, stay_offer
+from codes.stays import reservation_change_dates
+from tests.builders import book, make_lock, make_site
 from tests.conftest import skip_or_fail
 
 BOOKINGS_AT_ONCE = 6
@@ -32,7 +30,7 @@ def nearly_full_door(celery_queue):
     lock = make_lock(make_site(), "Room 101", code_capacity=5)
     first = timezone.now().date() + timedelta(days=30)
     for i in range(4):
-        book_stay(lock, arrival=first + timedelta(days=4 * i))
+        book(lock, arrival=first + timedelta(days=4 * i))
     return lock, first + timedelta(days=40)
 
 
@@ -49,8 +47,8 @@ def _all_at_once(work, count: int) -> tuple[int, list[str]]:
             barrier.wait(timeout=10)
             work(i)
             done.append(i)
-        except (ValidationError, ChangeRefused) as exc:
-            refused.append(" ".join(getattr(exc, "messages", [str(exc)])))
+        except Refused as exc:
+            refused.append(exc.message)
         except BaseException as exc:  # reported in the test's thread
             errors.append(exc)
         finally:
@@ -67,21 +65,12 @@ def _all_at_once(work, count: int) -> tuple[int, list[str]]:
 
 def test_bookings_at_once_on_the_last_place_let_exactly_one_through(nearly_full_door):
     lock, arrival = nearly_full_door
-    departure = arrival + timedelta(days=3)
-    window = offer_windows(lock.time_slots, arrival=arrival, departure=departure)[0]
+    key = stay_offer(lock=lock, arrival=arrival, departure=arrival + timedelta(days=3)).plans[0].key
 
-    def book(i: int) -> None:
-        reservation_create(
-            site=lock.site,
-            lock=lock,
-            guest_name=f"Guest {i}",
-            guest_email="guest@example.com",
-            arrival=arrival,
-            departure=departure,
-            window=window,
-        )
+    def book_one(i: int) -> None:
+        book(lock, arrival=arrival, guest_name=f"Guest {i}", plan_key=key)
 
-    went_through, refused = _all_at_once(book, BOOKINGS_AT_ONCE)
+    went_through, refused = _all_at_once(book_one, BOOKINGS_AT_ONCE)
 
     assert went_through == 1
     assert len(refused) == BOOKINGS_AT_ONCE - 1
@@ -93,7 +82,7 @@ def test_date_changes_at_once_on_the_last_place_let_exactly_one_through(nearly_f
     lock, arrival = nearly_full_door
     lock.code_capacity = 4 + BOOKINGS_AT_ONCE
     lock.save()
-    stays = [book_stay(lock, arrival=arrival + timedelta(days=4 * i)).reservation for i in range(BOOKINGS_AT_ONCE)]
+    stays = [book(lock, arrival=arrival + timedelta(days=4 * i)).reservation for i in range(BOOKINGS_AT_ONCE)]
     lock.code_capacity = 4 + BOOKINGS_AT_ONCE + 1
     lock.save()
     # Made at Seam: a move leaves them live (a code never sent would be withdrawn instead).
@@ -105,15 +94,7 @@ def test_date_changes_at_once_on_the_last_place_let_exactly_one_through(nearly_f
     moves = []
     for stay in stays:
         new = (stay.arrival + timedelta(days=60), stay.departure + timedelta(days=60))
-        current = list(AccessCode.objects.filter(reservation=stay))
-        plan = plan_change(
-            lock.time_slots,
-            current=current,
-            old_arrival=stay.arrival,
-            old_departure=stay.departure,
-            arrival=new[0],
-            departure=new[1],
-        )[0]
+        plan = change_offer(reservation=stay, arrival=new[0], departure=new[1]).plans[0]
         moves.append((stay, new, plan.key))
 
     def move(i: int) -> None:

@@ -1,0 +1,114 @@
+"""Seam's per-door create budget: 10 creates a minute per door (``SEAM_CREATES_PER_WINDOW`` per
+``SEAM_CREATE_WINDOW_SECONDS``), kept with a margin, shared by every worker through the database.
+
+Every create call sent is a ``SeamCreateCall`` row; a worker books one under the door's row lock
+before it calls Seam. With the budget spent, the code goes back to pending, due when its turn
+comes: codes already waiting on the door take the places that free up first, so a backfill of
+hundreds of codes on one door wakes each about once, not all of them every window.
+"""
+
+import bisect
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from codes.history import record
+from codes.models import AccessCode, AccessCodeEvent, SeamCreateCall
+from locks.models import Lock
+
+Status = AccessCode.Status
+
+# Time a create call needs beyond the client timeout (connection set-up, writing the answer).
+CALL_MARGIN = timedelta(seconds=15)
+# The ledger only needs the last minute for the rate limit; a month stays for staff to read.
+CREATE_LEDGER_KEPT = timedelta(days=30)
+
+
+class ClaimLost(Exception):
+    """Our lease ran out (a very slow worker) and another worker may own the code now."""
+
+
+def create_window() -> timedelta:
+    """Seam's per-door create window plus our margin, so that our clock and the network delay
+    can never make Seam count one create too many (61 s by default)."""
+    return timedelta(seconds=settings.SEAM_CREATE_WINDOW_SECONDS + settings.SEAM_CREATE_MARGIN_SECONDS)
+
+
+def create_slot_reserve(code: AccessCode, now: datetime) -> timedelta | None:
+    """Book one of the door's creates for this window; returns how long to wait if none is free.
+
+    The UPDATE on the lock row serialises concurrent bookings for one door (a row lock on
+    PostgreSQL, the write lock on SQLite). On success ``create_sent`` is committed with the
+    booking, before the call is made. With no place free (or the door paused after a 429) the
+    code is handed back as pending, due at its turn. Raises ``ClaimLost`` when this worker's
+    lease is gone or too short for the call: a slow worker must never create beside the one
+    that took the code over.
+    """
+    per_window = settings.SEAM_CREATES_PER_WINDOW
+    with transaction.atomic():
+        Lock.objects.filter(pk=code.lock_id).update(creates_paused_until=F("creates_paused_until"))
+        lock = Lock.objects.get(pk=code.lock_id)
+        if lock.creates_paused_until and lock.creates_paused_until > now:
+            return _hand_back(code, now, lock.creates_paused_until - now)
+        recent = list(
+            SeamCreateCall.objects.filter(lock_id=code.lock_id, sent_at__gt=now - create_window())
+            .order_by("sent_at")
+            .values_list("sent_at", flat=True)
+        )
+        if len(recent) >= per_window:
+            return _hand_back(code, now, _next_turn(code, recent[-per_window:], now) - now)
+        # The call must end inside our lease, or the sweeper could hand the code to another
+        # worker while our create is still on its way.
+        call_margin = timedelta(seconds=settings.SEAM_TIMEOUT_SECONDS) + CALL_MARGIN
+        still_ours = AccessCode.objects.filter(
+            pk=code.pk,
+            status=Status.CREATING,
+            claim_expires_at=code.claim_expires_at,
+            claim_expires_at__gt=now + call_margin,
+        ).update(create_sent=True)
+        if not still_ours:
+            raise ClaimLost
+        SeamCreateCall.objects.create(lock_id=code.lock_id, access_code=code, sent_at=now)
+        record(code, AccessCodeEvent.Kind.CREATE_SENT, f"Attempt {code.attempts}.")
+    return None
+
+
+def _hand_back(code: AccessCode, now: datetime, wait: timedelta) -> timedelta:
+    """Return a claimed code to pending, due in ``wait``; returns ``wait``.
+
+    Raises ``ClaimLost`` when the code is no longer ours.
+    """
+    handed_back = AccessCode.objects.filter(
+        pk=code.pk, status=Status.CREATING, claim_expires_at=code.claim_expires_at
+    ).update(status=Status.PENDING, claim_expires_at=None, next_check_at=now + wait, attempts=F("attempts") - 1)
+    if not handed_back:
+        raise ClaimLost
+    return wait
+
+
+def _next_turn(code: AccessCode, last_creates: list[datetime], now: datetime) -> datetime:
+    """When the next create slot of the door that no code already in line has taken frees up.
+
+    Slots free up as the last window's creates age out, then a window after each (an estimate:
+    a slot used late frees late, and a code that wakes too early takes the first slot free
+    again, ahead of codes queued after it). Called under the door's row lock.
+    """
+    per_window = len(last_creates)
+    window = create_window()
+    rows = AccessCode.objects.filter(lock_id=code.lock_id, status=Status.PENDING, next_check_at__gt=now)
+    in_line = sorted(due for due in rows.exclude(pk=code.pk).values_list("next_check_at", flat=True) if due)
+    turn = 0
+    while True:
+        slot = last_creates[turn % per_window] + window * (1 + turn // per_window)
+        # Slots 0..turn are turn + 1 creates; the code takes one if those in line leave one.
+        if bisect.bisect_right(in_line, slot) <= turn:
+            return slot
+        turn += 1
+
+
+def seam_create_calls_prune(*, now: datetime) -> int:
+    """Delete create-ledger rows older than ``CREATE_LEDGER_KEPT``; returns how many."""
+    deleted, _ = SeamCreateCall.objects.filter(sent_at__lt=now - CREATE_LEDGER_KEPT).delete()
+    return deleted

@@ -1,0 +1,287 @@
+"""The staff pages that change things: book a stay, change its dates, cancel it, acknowledge a
+ledger code, and the actions on one code (reveal its PIN, email it, retry it).
+
+Each view checks access (another site's objects answer 404), binds its form, asks
+:mod:`codes.offers` what can be offered, calls one service, and shows the service's
+``Refused`` as a form error or a notice. Any other exception is a bug and surfaces as one.
+"""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from codes import selectors
+from codes.creating import access_code_retry
+from codes.emails import code_email_request
+from codes.errors import Refused
+from codes.history import access_code_reveal
+from codes.models import AccessCode
+from codes.offers import ChangeOffer, StayOffer, change_offer, stay_offer
+from codes.stays import ledger_acknowledge, reservation_cancel, reservation_change_dates, reservation_create
+from config.queueing import watch_queueing
+from front.forms import ReservationChangeForm, ReservationForm, add_refusal
+from properties.models import Reservation
+
+
+def staff_user(request: HttpRequest) -> User:
+    # login_required ran first: the user is a signed-in account, never AnonymousUser.
+    assert isinstance(request.user, User)
+    return request.user
+
+
+# Booking a stay
+
+
+def _stay_offer(form: ReservationForm) -> tuple[StayOffer | None, Refused | None]:
+    """What the door and dates typed so far can get, offered on the form; or why these dates
+    cannot be booked at all."""
+    stay = form.stay_so_far()
+    if stay is None:
+        return None, None
+    lock, arrival, departure = stay
+    try:
+        offer = stay_offer(lock=lock, arrival=arrival, departure=departure)
+    except Refused as refusal:
+        return None, refusal
+    form.offer_windows(offer)
+    return offer, None
+
+
+@login_required
+def reservation_new(request: HttpRequest) -> HttpResponse:
+    form = ReservationForm(request.POST or None, user=request.user)
+    offer, refusal = _stay_offer(form)
+    if request.method == "POST" and form.is_valid() and refusal is None:
+        data = form.cleaned_data
+        try:
+            with watch_queueing() as queueing:
+                reservation, _codes = reservation_create(
+                    site=data["site"],
+                    lock=data["lock"],
+                    guest_name=data["guest_name"],
+                    guest_email=data["guest_email"],
+                    arrival=data["arrival"],
+                    departure=data["departure"],
+                    plan_key=data["window"],
+                )
+        except Refused as exc:
+            add_refusal(form, exc)
+        else:
+            _say_booked(request, reservation, offer, data["window"], queue_failed=bool(queueing.failed))
+            return redirect("home")
+    elif request.method == "POST" and refusal is not None:
+        form.is_valid()
+        add_refusal(form, refusal)
+    context = {"form": form, "offer": offer, "stay_problem": refusal.message if refusal else ""}
+    return render(request, "front/reservation_form.html", context)
+
+
+def _say_booked(
+    request: HttpRequest, reservation: Reservation, offer: StayOffer | None, key: str, *, queue_failed: bool
+) -> None:
+    plan = offer.plan(key) if offer else None
+    label = f" ({plan.label})" if plan else ""
+    if queue_failed:
+        # Saved, and the sweep queues the code once the queue is back: submitting again would
+        # book the stay twice.
+        messages.warning(
+            request,
+            f"Reservation for {reservation.guest_name} saved. The task queue is not answering right now: "
+            f"its code{label} will be created at Seam as soon as it is back, on its own. Do not book it again.",
+        )
+    else:
+        messages.success(
+            request, f"Reservation for {reservation.guest_name} saved. Its code{label} is being created at Seam."
+        )
+
+
+@login_required
+@require_GET
+def reservation_new_choices(request: HttpRequest) -> HttpResponse:
+    """htmx: the door and window fields again, for the site, door and dates chosen so far."""
+    form = ReservationForm(initial=request.GET.dict(), user=request.user)
+    offer, refusal = _stay_offer(form)
+    context = {"form": form, "offer": offer, "stay_problem": refusal.message if refusal else ""}
+    return render(request, "front/_reservation_choices.html", context)
+
+
+# Changing a stay
+
+
+def _change_offer(form: ReservationChangeForm, reservation: Reservation) -> tuple[ChangeOffer | None, Refused | None]:
+    dates = form.dates_so_far()
+    if dates is None:
+        return None, None
+    try:
+        offer = change_offer(reservation=reservation, arrival=dates[0], departure=dates[1])
+    except Refused as refusal:
+        return None, refusal
+    form.offer_plans(offer)
+    return offer, None
+
+
+@login_required
+def reservation_change(request: HttpRequest, pk: int) -> HttpResponse:
+    """New dates for a stay: first the dates, then the choice of what happens to the codes."""
+    reservation = selectors.reservation_for_user(user=request.user, pk=pk)
+    if reservation.is_cancelled:
+        messages.error(request, "This reservation is cancelled; its dates cannot change.")
+        return redirect("reservation_detail", pk=reservation.pk)
+    if request.method == "POST":
+        form = ReservationChangeForm(request.POST)
+    elif "arrival" in request.GET or "departure" in request.GET:
+        # The dates step: bound, so a wrong date gets its error next to the field.
+        form = ReservationChangeForm(request.GET, preview=True)
+    else:
+        form = ReservationChangeForm(initial={"arrival": reservation.arrival, "departure": reservation.departure})
+    # Unbound, the dates are the stay's own: nothing to offer yet.
+    offer, refusal = _change_offer(form, reservation) if form.is_bound else (None, None)
+    if form.is_bound and form.is_valid() and refusal is None and request.method == "POST":
+        data = form.cleaned_data
+        try:
+            with watch_queueing() as queueing:
+                _, plan = reservation_change_dates(
+                    reservation=reservation,
+                    arrival=data["arrival"],
+                    departure=data["departure"],
+                    plan_key=data["plan"],
+                    user=staff_user(request),
+                )
+        except Refused as exc:
+            add_refusal(form, exc)
+        else:
+            messages.success(
+                request, f"Dates changed. {plan.summary}.{_new_codes(len(plan.new_windows), queueing.failed)}"
+            )
+            return redirect("reservation_detail", pk=reservation.pk)
+    elif refusal is not None:
+        add_refusal(form, refusal)
+    context = {"form": form, "offer": offer, "reservation": reservation}
+    return render(request, "front/reservation_change.html", context)
+
+
+def _new_codes(added: int, queue_failed: list[str]) -> str:
+    if not added:
+        return ""
+    codes = f"{added} new code{'s' if added > 1 else ''}"
+    if queue_failed:
+        return f" {codes} will be created at Seam as soon as the task queue answers again."
+    return f" {codes} {'are' if added > 1 else 'is'} being created at Seam."
+
+
+@login_required
+@require_POST
+def reservation_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    reservation = selectors.reservation_for_user(user=request.user, pk=pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm the cancellation.")
+        return redirect("reservation_detail", pk=reservation.pk)
+    listed = reservation_cancel(reservation=reservation, user=staff_user(request))
+    messages.success(
+        request,
+        f"Reservation cancelled. {listed} live code{'s' if listed != 1 else ''} cannot be revoked and "
+        f"{'are' if listed != 1 else 'is'} listed in the ledger until {'they end' if listed != 1 else 'it ends'}.",
+    )
+    return redirect("reservation_detail", pk=reservation.pk)
+
+
+@login_required
+@require_POST
+def ledger_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    code = selectors.access_code_for_user(user=request.user, pk=pk)
+    try:
+        ledger_acknowledge(access_code=code, user=staff_user(request))
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Code “{code.name}” acknowledged. It stays listed until it ends.")
+    return redirect("ledger")
+
+
+# One code. Each action checks that the code belongs to one of the person's sites (404
+# otherwise) and answers with the code's cell, which htmx swaps in place.
+
+
+def _cell(request: HttpRequest, code: AccessCode, *, revealed: bool = False, notice: str = "") -> HttpResponse:
+    # On the reservation's page (?detail=1) the cell carries the email log and the history too,
+    # so that both show what the action just did.
+    detail = request.GET.get("detail") == "1"
+    if detail:
+        code = selectors.access_code_with_history(pk=code.pk)
+    context = {
+        "code": code,
+        "revealed": revealed,
+        "notice": notice,
+        "detail": detail,
+        "lead": selectors.is_stay_lead(code),
+    }
+    return render(request, "front/_code_cell.html", context)
+
+
+@login_required
+@require_GET
+def code_cell(request: HttpRequest, pk: int) -> HttpResponse:
+    """htmx polling: the code's current state."""
+    return _cell(request, selectors.access_code_for_user(user=request.user, pk=pk))
+
+
+@never_cache
+@login_required
+@require_POST
+def code_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """Show the PIN once, and record who saw it and when. Never stored by a cache on the way
+    (``Cache-Control: no-store``): the only copy of the PIN is the one on the screen."""
+    code = selectors.access_code_for_user(user=request.user, pk=pk)
+    if not code.code:
+        return _cell(request, code, notice="Seam has not given this code a PIN yet.")
+    access_code_reveal(access_code=code, user=staff_user(request))
+    return _cell(request, code, revealed=True)
+
+
+def _queueing_action(
+    request: HttpRequest, code: AccessCode, action: Callable[[], object], *, done: str, saved: str
+) -> HttpResponse:
+    """Run one action on the code that queues work; the cell says what became of it: ``done``,
+    ``saved`` when the task queue could not take it (the sweep queues it later), or the refusal."""
+    try:
+        with watch_queueing() as queueing:
+            action()
+    except Refused as exc:
+        return _cell(request, code, notice=exc.message)
+    code.refresh_from_db()
+    return _cell(request, code, notice=saved if queueing.failed else done)
+
+
+@login_required
+@require_POST
+def code_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    code = selectors.access_code_for_user(user=request.user, pk=pk)
+    return _queueing_action(
+        request,
+        code,
+        lambda: access_code_retry(access_code=code, user=staff_user(request)),
+        done="Retrying: the code is being created again.",
+        saved="Retry saved: the code is created as soon as the task queue answers again.",
+    )
+
+
+@login_required
+@require_POST
+def code_email(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue the guest email (or a resend, on purpose)."""
+    code = selectors.access_code_for_user(user=request.user, pk=pk)
+    resend = request.POST.get("resend") == "1"
+    to = code.reservation.guest_email
+    return _queueing_action(
+        request,
+        code,
+        lambda: code_email_request(access_code=code, user=staff_user(request), resend=resend),
+        done=f"Email to {to} queued.",
+        saved=f"Email to {to} saved: it goes out as soon as the task queue answers again.",
+    )

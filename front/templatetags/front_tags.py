@@ -1,0 +1,66 @@
+"""Filters the staff pages render codes and doors with."""
+
+from collections.abc import Iterable
+
+from django import template
+
+from codes.emails import code_window_text
+from codes.messages import Advice
+from codes.messages import explain_error as _explain_error
+from codes.models import AccessCode
+from locks.timeslots import SlotDescription
+from locks.timeslots import describe_slots as _describe_slots
+
+register = template.Library()
+
+_BADGES = {
+    AccessCode.Status.PENDING: "text-bg-secondary",
+    AccessCode.Status.CREATING: "text-bg-info",
+    AccessCode.Status.WAITING: "text-bg-primary",
+    AccessCode.Status.SET: "text-bg-success",
+    AccessCode.Status.FAILED: "text-bg-danger",
+    AccessCode.Status.CANCELLED: "text-bg-light",
+}
+
+
+@register.filter
+def status_badge(code: AccessCode) -> str:
+    return _BADGES.get(AccessCode.Status(code.status), "text-bg-secondary")
+
+
+@register.filter
+def window_display(code: AccessCode) -> str:
+    """The code's window in the lock's local time, with the zone and its abbreviation(s)."""
+    return code_window_text(code)
+
+
+@register.filter
+def explain_error(error_type: str) -> Advice:
+    return _explain_error(error_type)
+
+
+@register.filter
+def current_codes(codes: Iterable[AccessCode]) -> list[AccessCode]:
+    """The codes the guest holds now, earliest first (a chain or a continuation shows in order)."""
+    return sorted((c for c in codes if c.is_current), key=lambda c: c.starts_at)
+
+
+@register.filter
+def codes_for_page(codes: Iterable[AccessCode]) -> list[AccessCode]:
+    """The guest's current codes in the order they are used, then the rest, newest first."""
+    codes = list(codes)
+    rest = sorted((c for c in codes if not c.is_current), key=lambda c: c.created_at, reverse=True)
+    return current_codes(codes) + rest
+
+
+@register.filter
+def leads(code: AccessCode, current: list[AccessCode]) -> bool:
+    """Whether ``code`` is the first of the stay's current codes (``current``, from ``current_codes``):
+    the one that carries the stay's email."""
+    return bool(current) and current[0].pk == code.pk
+
+
+@register.filter
+def describe_slots(time_slots: object) -> list[SlotDescription]:
+    """A door's time slots in words (name, check-in, check-out, kind)."""
+    return _describe_slots(time_slots)

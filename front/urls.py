@@ -1,0 +1,21 @@
+from django.urls import path
+
+from front import actions, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("reservations/", views.reservation_list, name="reservation_list"),
+    path("reservations/new/", actions.reservation_new, name="reservation_create"),
+    path("reservations/new/choices/", actions.reservation_new_choices, name="reservation_form_choices"),
+    path("reservations/<int:pk>/", views.reservation_detail, name="reservation_detail"),
+    path("reservations/<int:pk>/change/", actions.reservation_change, name="reservation_change"),
+    path("reservations/<int:pk>/cancel/", actions.reservation_cancel_view, name="reservation_cancel"),
+    path("doors/", views.door_list, name="door_list"),
+    path("doors/<int:pk>/codes/", views.door_codes, name="door_codes"),
+    path("ledger/", views.ledger, name="ledger"),
+    path("ledger/<int:pk>/acknowledge/", actions.ledger_acknowledge_view, name="ledger_acknowledge"),
+    path("codes/<int:pk>/", actions.code_cell, name="code_cell"),
+    path("codes/<int:pk>/reveal/", actions.code_reveal, name="code_reveal"),
+    path("codes/<int:pk>/email/", actions.code_email, name="code_email"),
+    path("codes/<int:pk>/retry/", actions.code_retry, name="code_retry"),
+]

@@ -1,0 +1,131 @@
+"""The staff pages that show things: the dashboard, reservations, doors and the ledger.
+Everything shown is limited to the sites the person is on (the selectors see to it); the pages
+that change things are in :mod:`front.actions`."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from codes.capacity import capacity
+from codes.selectors import (
+    ledger_codes_for_user,
+    live_codes_on_door,
+    locks_for_user,
+    reservation_for_user,
+    reservations_for_user,
+    staff_alerts_for_user,
+)
+from front.forms import ReservationFilterForm, SiteFilterForm
+from locks.models import Lock
+from properties.selectors import sites_for_user
+
+UPCOMING_DAYS = 14
+DASHBOARD_ROWS = 10
+PAGE_SIZE = 25
+
+
+def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
+    """Doors that refuse codes or are running out of room, with why."""
+    alerts: list[dict[str, object]] = []
+    for lock in locks:
+        if lock.code_refusal:
+            alerts.append({"lock": lock, "level": "danger", "message": lock.code_refusal})
+        state = capacity(lock, live=int(getattr(lock, "live_codes", 0)))
+        if state.level != "ok":
+            alerts.append(
+                {"lock": lock, "level": "danger" if state.level == "full" else "warning", "message": state.message}
+            )
+    return alerts
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Per site: open alerts from Seam, doors that need attention, the ledger of live codes
+    nobody booked, today's arrivals (in the site's own time zone) and the next two weeks."""
+    sections = []
+    sites = list(sites_for_user(user=request.user))
+    locks = list(locks_for_user(user=request.user))
+    ledger = list(ledger_codes_for_user(user=request.user))
+    staff_alerts = list(staff_alerts_for_user(user=request.user))
+    for site in sites:
+        today = timezone.now().astimezone(ZoneInfo(site.timezone)).date()
+        rows = reservations_for_user(user=request.user, site_id=site.pk)
+        site_ledger = [c for c in ledger if c.lock.site_id == site.pk]
+        sections.append(
+            {
+                "site": site,
+                "today": today,
+                "staff_alerts": [alert for alert in staff_alerts if alert.site_id == site.pk],
+                "door_alerts": _door_alerts([lock for lock in locks if lock.site_id == site.pk]),
+                "ledger_open": sum(1 for c in site_ledger if c.acknowledged_at is None),
+                "ledger_total": len(site_ledger),
+                "arrivals": list(rows.filter(arrival=today)[:DASHBOARD_ROWS]),
+                "upcoming": list(
+                    rows.filter(arrival__gt=today, arrival__lte=today + timedelta(days=UPCOMING_DAYS))[:DASHBOARD_ROWS]
+                ),
+            }
+        )
+    return render(request, "front/home.html", {"sections": sections})
+
+
+@login_required
+@require_GET
+def reservation_list(request: HttpRequest) -> HttpResponse:
+    form = ReservationFilterForm(request.GET or None, user=request.user)
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = reservations_for_user(
+        user=request.user,
+        site_id=filters["site"].pk if filters.get("site") else None,
+        arrival_from=filters.get("arrival_from"),
+        arrival_to=filters.get("arrival_to"),
+        state=filters.get("state") or "",
+        search=filters.get("q") or "",
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "front/reservation_list.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+@login_required
+@require_GET
+def reservation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    reservation = reservation_for_user(user=request.user, pk=pk)
+    return render(request, "front/reservation_detail.html", {"reservation": reservation})
+
+
+@login_required
+@require_GET
+def door_list(request: HttpRequest) -> HttpResponse:
+    rows = [
+        (lock, capacity(lock, live=int(getattr(lock, "live_codes", 0)))) for lock in locks_for_user(user=request.user)
+    ]
+    return render(request, "front/door_list.html", {"rows": rows})
+
+
+@login_required
+@require_GET
+def door_codes(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every code that holds a place on one door now, ledger codes marked."""
+    lock = get_object_or_404(locks_for_user(user=request.user), pk=pk)
+    state = capacity(lock, live=int(getattr(lock, "live_codes", 0)))
+    return render(
+        request, "front/door_codes.html", {"lock": lock, "codes": live_codes_on_door(lock=lock), "capacity": state}
+    )
+
+
+@login_required
+@require_GET
+def ledger(request: HttpRequest) -> HttpResponse:
+    """Live codes of cancelled, shortened or moved stays, per door, until acknowledged and expired."""
+    form = SiteFilterForm(request.GET or None, user=request.user)
+    site = form.cleaned_data["site"] if form.is_valid() else None
+    codes = ledger_codes_for_user(user=request.user, site=site)
+    return render(request, "front/ledger.html", {"codes": codes, "now": timezone.now()})
