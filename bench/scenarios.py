@@ -28,12 +28,11 @@ from django.test.utils import CaptureQueriesContext
 
 from bench import procs
 from codes.models import AccessCode
-from codes.offers import stay_offer
 from codes.stays import reservation_create
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
-from properties.models import Reservation, Site
+from properties.models import Reservation, Site, Unit, UnitDoor
 from simulator import demo
 
 Status = AccessCode.Status
@@ -165,6 +164,14 @@ def webhook_secret() -> str:
     return str(settings.SEAM_WEBHOOK_SECRET)
 
 
+def unit_of(lock: Lock) -> Unit:
+    """The door's own unit of one door, made once (the benchmarks book doors one by one)."""
+    unit, created = Unit.objects.get_or_create(site=lock.site, name=lock.name)
+    if created:
+        UnitDoor.objects.create(unit=unit, lock=lock)
+    return unit
+
+
 def book(locks: list[Lock], per_door: int, *, first_arrival: date) -> list[int]:
     """Reservations through the app's own service, door after door in turn (as an import from a
     booking system would arrive); each queues its create task on commit. Returns the code ids."""
@@ -173,15 +180,12 @@ def book(locks: list[Lock], per_door: int, *, first_arrival: date) -> list[int]:
         arrival = first_arrival + timedelta(days=3 * i)
         departure = arrival + timedelta(days=2)
         for lock in locks:
-            offer = stay_offer(lock=lock, arrival=arrival, departure=departure)
             _, codes = reservation_create(
-                site=lock.site,
-                lock=lock,
+                unit=unit_of(lock),
                 guest_name=f"Guest {lock.name} {i}",
                 guest_email="guest@example.com",
                 arrival=arrival,
                 departure=departure,
-                plan_key=offer.plans[0].key,
             )
             ids.append(codes[0].pk)
     return ids
@@ -379,10 +383,11 @@ def _fill(site: Site, locks: list[Lock], start: int, end: int) -> None:
     """Reservations ``start`` to ``end``, spread over the doors and a year, with codes in every
     state the dashboard shows (set, waiting well ahead of its next check, failed)."""
     base = datetime(2031, 1, 1, 15, tzinfo=UTC)
+    units = [unit_of(lock) for lock in locks]
     reservations = Reservation.objects.bulk_create(
         Reservation(
             site=site,
-            lock=locks[i % len(locks)],
+            unit=units[i % len(locks)],
             guest_name=f"Guest {i}",
             guest_email=f"guest{i}@example.com",
             arrival=date(2031, 1, 1) + timedelta(days=(i // len(locks)) * 3 % 360),
@@ -398,7 +403,7 @@ def _fill(site: Site, locks: list[Lock], start: int, end: int) -> None:
         codes.append(
             AccessCode(
                 reservation=reservation,
-                lock=reservation.lock,
+                lock=locks[i % len(locks)],
                 name=f"R{reservation.pk} Guest {i}",
                 starts_at=starts_at,
                 ends_at=starts_at + timedelta(days=2),

@@ -57,17 +57,19 @@ def access_code_name(*, reservation: Reservation, sequence: int) -> str:
 
 
 @transaction.atomic
-def access_code_request(*, reservation: Reservation, window: Window) -> AccessCode:
-    """Record that ``reservation`` needs a code for ``window``; returns the pending row.
+def access_code_request(*, reservation: Reservation, lock: Lock, window: Window) -> AccessCode:
+    """Record that ``reservation`` needs a code for ``window`` on ``lock``; returns the pending row.
 
-    The create task is queued once this transaction commits.
+    Its name numbers it among the stay's codes (on every door), so it is unique on the door
+    and found there again by name after an ambiguous create. The create task is queued once
+    this transaction commits.
     """
     from codes.tasks import access_code_create_task
 
     sequence = AccessCode.objects.filter(reservation=reservation).count() + 1
     code = AccessCode.objects.create(
         reservation=reservation,
-        lock=reservation.lock,
+        lock=lock,
         name=access_code_name(reservation=reservation, sequence=sequence),
         slot_name=window.slot_name,
         user_level_id=window.user_level_id or "",

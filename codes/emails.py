@@ -28,7 +28,7 @@ from icalendar import Calendar, Event
 from codes.errors import Refused
 from codes.history import record
 from codes.localtime import describe_window, format_local
-from codes.models import AccessCode, AccessCodeEvent, CodeEmail
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail, walking_order
 from config.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -218,12 +218,15 @@ def code_window_text(access_code: AccessCode) -> str:
 
 
 def _stay_codes(code: AccessCode) -> tuple[list[AccessCode], bool]:
-    """The stay's current codes, first first (``code``, which ``_refusal`` let through, among
-    them), and whether a code the guest may hold from before a date change still opens the door."""
+    """The stay's current codes door by door in walking order, first first (``code``, which
+    ``_refusal`` let through, among them), and whether a code the guest may hold from before a
+    date change still opens a door."""
     siblings = list(
-        AccessCode.objects.filter(reservation_id=code.reservation_id).exclude(status=AccessCode.Status.CANCELLED)
+        AccessCode.objects.filter(reservation_id=code.reservation_id)
+        .exclude(status=AccessCode.Status.CANCELLED)
+        .select_related("lock")
     )
-    current = sorted((c for c in siblings if c.is_current), key=lambda c: c.starts_at)
+    current = walking_order((c for c in siblings if c.is_current), code.reservation.unit)
     now = timezone.now()
     earlier = any(
         c.superseded_at is not None and c.status == AccessCode.Status.SET and c.ends_at > now for c in siblings
@@ -231,32 +234,49 @@ def _stay_codes(code: AccessCode) -> tuple[list[AccessCode], bool]:
     return current, earlier
 
 
-def _code_entry(number: int, code: AccessCode) -> dict[str, Any]:
-    zone = ZoneInfo(code.timezone)
-    start = code.starts_at.astimezone(zone)
-    has_pin = code.status == AccessCode.Status.SET and bool(code.code)
-    return {
-        "number": number,
-        "pin": code.code if has_pin else "",
-        "pin_spoken": " ".join(code.code) if has_pin else "",
-        "window": code_window_text(code),
-        "follows": f"before {format_local(start)}",
-    }
+def _code_entries(stay_codes: list[AccessCode]) -> list[dict[str, Any]]:
+    """Each code with its PIN (or when it follows) and window, titled by its door when the stay
+    opens several doors, and numbered where a door takes several codes one after the other."""
+    doors = {code.lock_id for code in stay_codes}
+    entries = []
+    for code in stay_codes:
+        on_door = [c for c in stay_codes if c.lock_id == code.lock_id]
+        number = on_door.index(code) + 1
+        title = f"Code {number}" if len(doors) == 1 else code.lock.name
+        if len(doors) > 1 and len(on_door) > 1:
+            title += f", code {number}"
+        has_pin = code.status == AccessCode.Status.SET and bool(code.code)
+        start = code.starts_at.astimezone(ZoneInfo(code.timezone))
+        entries.append(
+            {
+                "title": title,
+                "door": code.lock.name,
+                "pin": code.code if has_pin else "",
+                # Read digit by digit by screen readers, not as one large number.
+                "pin_spoken": " ".join(code.code) if has_pin else "",
+                "window": code_window_text(code),
+                "follows": f"before {format_local(start)}",
+            }
+        )
+    return entries
 
 
 def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool) -> dict[str, Any]:
     zone = ZoneInfo(code.timezone)
     start, end = code.starts_at.astimezone(zone), code.ends_at.astimezone(zone)
     with_year = start.year != end.year
+    several_doors = len({c.lock_id for c in stay_codes}) > 1
     return {
-        # A chain or a continuation: every code with its window, so the guest knows which works when.
-        "codes": [_code_entry(i, c) for i, c in enumerate(stay_codes, 1)] if len(stay_codes) > 1 else [],
+        # A chain, a continuation or several doors: every code with its window, so the guest
+        # knows which opens what, and when.
+        "codes": _code_entries(stay_codes) if len(stay_codes) > 1 else [],
+        "several_doors": several_doors,
         "earlier_codes": earlier,
         "guest_name": code.reservation.guest_name,
         "site_name": code.reservation.site.name,
-        "door_name": code.lock.name,
+        # The unit when the stay opens several doors; the door when it opens one.
+        "door_name": code.reservation.unit.name if several_doors else code.lock.name,
         "pin": code.code,
-        # Read digit by digit by screen readers, not as one large number.
         "pin_spoken": " ".join(code.code),
         "window": code_window_text(code),
         "starts_local": format_local(start, with_year=with_year),
@@ -298,7 +318,7 @@ def build_code_calendar(access_code: AccessCode, *, span: tuple[datetime, dateti
     starts_at, ends_at = span or (access_code.starts_at, access_code.ends_at)
     start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
     reservation = access_code.reservation
-    place = f"{reservation.site.name}, {access_code.lock.name}"
+    place = f"{reservation.site.name}, {reservation.unit.name}"
 
     event = Event()
     event.add("uid", f"access-code-{access_code.pk}@{_uid_domain()}")

@@ -1,9 +1,14 @@
+from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from properties.models import Unit
 
 
 class AccessCodeQuerySet(models.QuerySet["AccessCode"]):
@@ -321,3 +326,11 @@ class StaffAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.key}"
+
+
+def walking_order(codes: Iterable[AccessCode], unit: "Unit") -> list[AccessCode]:
+    """``codes`` door by door in the order a guest walks through the unit's doors (its
+    ``UnitDoor.position``), each door's codes first first: how the pages and the guest email
+    list a stay's codes, and why the first of them carries the stay's email."""
+    positions = {unit_door.lock_id: unit_door.position for unit_door in unit.unit_doors.all()}
+    return sorted(codes, key=lambda code: (positions.get(code.lock_id, 0), code.starts_at, code.pk))

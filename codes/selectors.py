@@ -9,12 +9,18 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from codes.capacity import with_live_code_counts
-from codes.models import AccessCode, AccessCodeEvent, StaffAlert
+from codes.models import AccessCode, AccessCodeEvent, StaffAlert, walking_order
 from locks.models import Lock
-from properties.models import Reservation, Site
+from properties.models import Reservation, Site, UnitDoor
 from properties.selectors import sites_for_user
 
 User = AbstractBaseUser | AnonymousUser
+
+
+# A unit's doors in the order a guest walks through them, with their locks.
+_UNIT_DOORS_IN_ORDER = Prefetch(
+    "unit__unit_doors", queryset=UnitDoor.objects.select_related("lock").order_by("position", "pk")
+)
 
 
 def _codes_newest_first(*, with_history: bool = False) -> QuerySet[AccessCode]:
@@ -41,14 +47,17 @@ def is_stay_lead(code: AccessCode) -> bool:
     """Whether ``code`` is its stay's first current code: the one that carries the stay's email,
     which lists every current code (one email per stay, not one per code of a chain)."""
     current = AccessCode.objects.current().filter(reservation_id=code.reservation_id)
-    return current.order_by("starts_at", "pk").values_list("pk", flat=True).first() == code.pk
+    in_order = walking_order(current, code.reservation.unit)
+    return bool(in_order) and in_order[0].pk == code.pk
 
 
 def reservation_for_user(*, user: User, pk: int) -> Reservation:
     """One reservation with its codes, their emails and history, if on the person's sites; 404 otherwise."""
-    visible = Reservation.objects.filter(site__in=sites_for_user(user=user)).select_related("site", "lock")
+    visible = Reservation.objects.filter(site__in=sites_for_user(user=user)).select_related("site", "unit")
     return get_object_or_404(
-        visible.prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first(with_history=True))),
+        visible.prefetch_related(
+            Prefetch("access_codes", queryset=_codes_newest_first(with_history=True)), _UNIT_DOORS_IN_ORDER
+        ),
         pk=pk,
     )
 
@@ -85,8 +94,8 @@ def reservations_for_user(
     if search:
         reservations = reservations.filter(Q(guest_name__icontains=search) | Q(guest_email__icontains=search))
     return (
-        reservations.select_related("site", "lock")
-        .prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first()))
+        reservations.select_related("site", "unit")
+        .prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first()), _UNIT_DOORS_IN_ORDER)
         .order_by("arrival", "guest_name", "pk")
     )
 

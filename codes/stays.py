@@ -15,21 +15,23 @@ offer (:mod:`codes.offers`) under row locks, so a stale, forged or repeated choi
 never applied twice. Refusals are ``Refused``, with the words staff read.
 """
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from codes.capacity import capacity_refusal
 from codes.creating import access_code_request
 from codes.errors import Refused
 from codes.history import record
+from codes.localtime import format_date
 from codes.models import AccessCode, AccessCodeEvent
 from codes.offers import change_offer, stay_offer
 from codes.plans import ChangePlan, opens_outside_stay
 from locks.models import Lock
-from properties.models import Reservation, Site
+from properties.models import Reservation, Unit, UnitDoor
 
 Status = AccessCode.Status
 Kind = AccessCodeEvent.Kind
@@ -39,47 +41,119 @@ Reason = AccessCode.LedgerReason
 @transaction.atomic
 def reservation_create(
     *,
-    site: Site,
-    lock: Lock,
+    unit: Unit,
     guest_name: str,
     guest_email: str,
     arrival: date,
     departure: date,
-    plan_key: str,
+    plan_keys: Mapping[int, str] | None = None,
+    request_key: str = "",
+    allow_overlap: bool = False,
     now: datetime | None = None,
 ) -> tuple[Reservation, list[AccessCode]]:
-    """Save a stay and request its offline codes (created at Seam after commit); returns the
-    stay and its codes, first first.
+    """Save a stay in ``unit`` and request its offline codes on every door of the unit (created
+    at Seam after commit); returns the stay and its codes, door by door in walking order.
 
-    ``plan_key`` names one of the plans the door offers for these dates (one code per level, a
-    chain for a long stay). Raises ``Refused`` when the plan is not (or no longer) offered, the
-    door refuses codes, or it has no room for them.
+    ``plan_keys`` names, by lock id, the plan chosen for each door among those offered; a door
+    without one gets its preselected plan (the closest to the unit's standard times).
+    ``request_key`` is the booking form's one-time key: the same form submitted twice returns
+    the stay booked the first time. Raises ``Refused`` when a door the stay needs offers
+    nothing (every door gets a code, or the booking is refused with each door's reasons), a
+    choice is not offered (any more), a door has no room, or, unless ``allow_overlap``, another
+    stay holds one of the unit's own doors on these dates.
     """
     now = now or timezone.now()
-    if lock.site_id != site.pk:
-        raise Refused("This door belongs to another site.", field="lock")
-    # The door's row lock serialises the capacity decision: bookings at once on a door with one
-    # place left would otherwise each count the same live codes and all go through.
-    lock = Lock.objects.select_for_update().select_related("site").get(pk=lock.pk)
-    offer = stay_offer(lock=lock, arrival=arrival, departure=departure, now=now)
-    if lock.code_refusal:
-        raise Refused(lock.code_refusal, field="lock")
-    plan = offer.plan(plan_key)
-    if plan is None:
-        raise Refused(
-            "That window is not offered for this door and these dates (any more). Pick one of the windows listed.",
-            field="window",
-        )
-    refusal = capacity_refusal(lock, needed=len(plan.windows), now=now)
-    if refusal:
-        raise Refused(refusal)
+    if request_key and (earlier := Reservation.objects.filter(request_key=request_key).first()) is not None:
+        return earlier, list(earlier.access_codes.order_by("pk"))
+    _lock_doors(unit)
+    chosen = stay_offer(unit=unit, arrival=arrival, departure=departure, now=now).chosen(plan_keys or {})
+    _refuse_without_room([(lock, len(plan.windows)) for lock, plan in chosen], now)
+    if not allow_overlap:
+        _refuse_overlap(unit, arrival, departure)
     reservation = Reservation(
-        site=site, lock=lock, guest_name=guest_name, guest_email=guest_email, arrival=arrival, departure=departure
+        site=unit.site,
+        unit=unit,
+        guest_name=guest_name,
+        guest_email=guest_email,
+        arrival=arrival,
+        departure=departure,
+        request_key=request_key,
     )
     reservation.full_clean()
-    reservation.save()
-    codes = [access_code_request(reservation=reservation, window=window) for window in plan.windows]
+    try:
+        with transaction.atomic():
+            reservation.save()
+    except IntegrityError:
+        # The same form, submitted twice at once: the other submission booked the stay.
+        earlier = Reservation.objects.get(request_key=request_key)
+        return earlier, list(earlier.access_codes.order_by("pk"))
+    codes = [
+        access_code_request(reservation=reservation, lock=lock, window=window)
+        for lock, plan in chosen
+        for window in plan.windows
+    ]
     return reservation, codes
+
+
+@transaction.atomic
+def reservation_codes_create(
+    *, reservation: Reservation, plan_keys: Mapping[int, str] | None = None, now: datetime | None = None
+) -> list[AccessCode]:
+    """Request the codes of a stay that has none (booked in the admin, or refused by a door
+    before); returns them. Chosen like ``reservation_create``'s; raises ``Refused`` like it, and
+    when the stay has current codes already or is cancelled."""
+    now = now or timezone.now()
+    reservation = Reservation.objects.select_for_update().select_related("unit__site").get(pk=reservation.pk)
+    if reservation.is_cancelled:
+        raise Refused("This reservation is cancelled: it gets no codes.")
+    if AccessCode.objects.current().filter(reservation=reservation).exists():
+        raise Refused("This stay has its codes already.")
+    _lock_doors(reservation.unit)
+    offer = stay_offer(unit=reservation.unit, arrival=reservation.arrival, departure=reservation.departure, now=now)
+    chosen = offer.chosen(plan_keys or {})
+    _refuse_without_room([(lock, len(plan.windows)) for lock, plan in chosen], now)
+    return [
+        access_code_request(reservation=reservation, lock=lock, window=window)
+        for lock, plan in chosen
+        for window in plan.windows
+    ]
+
+
+def _lock_doors(unit: Unit) -> None:
+    """Take the unit's doors' row locks, in id order (two bookings never wait on each other in a
+    circle): each door's capacity decision is serialised with every booking and change on it."""
+    list(Lock.objects.select_for_update().filter(unit_doors__unit=unit).order_by("pk").values_list("pk", flat=True))
+
+
+def _refuse_without_room(needs: list[tuple[Lock, int]], now: datetime) -> None:
+    refusals = [refusal for lock, needed in needs if (refusal := capacity_refusal(lock, needed=needed, now=now))]
+    if refusals:
+        raise Refused(" ".join(refusals))
+
+
+def _refuse_overlap(unit: Unit, arrival: date, departure: date) -> None:
+    """Another live stay holding one of the unit's own doors (not a shared one, which many stays
+    pass through at once) on these dates: a double booking, unless staff say otherwise."""
+    shared = UnitDoor.objects.exclude(unit=unit).values("lock")
+    own_doors = Lock.objects.filter(unit_doors__unit=unit).exclude(pk__in=shared)
+    others = (
+        Reservation.objects.filter(cancelled_at__isnull=True, arrival__lt=departure, departure__gt=arrival)
+        .filter(unit__unit_doors__lock__in=own_doors)
+        .select_related("unit")
+        .distinct()
+        .order_by("arrival")
+    )
+    found = list(others[:3])
+    if found:
+        stays = "; ".join(
+            f"{stay.guest_name} in {stay.unit.name}, {format_date(stay.arrival)} → {format_date(stay.departure)}"
+            for stay in found
+        )
+        raise Refused(
+            f"These dates overlap a stay already booked: {stays}. Check it is not the same stay twice; to book "
+            "this one as well, tick “Book it anyway”.",
+            field="allow_overlap",
+        )
 
 
 @transaction.atomic
@@ -88,32 +162,26 @@ def reservation_change_dates(
     reservation: Reservation,
     arrival: date,
     departure: date,
-    plan_key: str,
+    plan_keys: Mapping[int, str] | None = None,
     user: User | None = None,
     now: datetime | None = None,
-) -> tuple[Reservation, ChangePlan]:
-    """Move a stay to new dates by the plan whose key is ``plan_key``; returns the stay and the plan.
+) -> tuple[Reservation, list[tuple[Lock, ChangePlan]]]:
+    """Move a stay to new dates; returns the stay and the plan applied on each door.
 
-    The plan is recomputed under a row lock on the reservation, so a stale or forged choice,
-    a double submit, or two staff changing the same stay at once is refused, never applied
-    twice. New codes are queued for creation after commit. Raises ``Refused``.
+    ``plan_keys`` names, by lock id, the plan chosen for each door (else the preselected one,
+    which keeps the door's level). Every plan is recomputed under a row lock on the
+    reservation, so a stale or forged choice, a double submit, or two staff changing the same
+    stay at once is refused, never applied twice. New codes are queued for creation after
+    commit. Raises ``Refused``.
     """
     now = now or timezone.now()
-    reservation = Reservation.objects.select_for_update().select_related("lock__site", "site").get(pk=reservation.pk)
+    reservation = Reservation.objects.select_for_update().select_related("unit__site", "site").get(pk=reservation.pk)
     offer = change_offer(reservation=reservation, arrival=arrival, departure=departure, now=now)
-    if reservation.lock.code_refusal:
-        raise Refused(reservation.lock.code_refusal)
-    plan = offer.plan(plan_key)
-    if plan is None:
-        raise Refused(
-            "That choice is no longer offered for these dates (the stay or the clock has moved on). Pick again."
-        )
-    # The door's row lock (taken after the stay's, as bookings take it alone) serialises the
-    # capacity decision with every other booking and change on the door.
-    Lock.objects.select_for_update().filter(pk=reservation.lock_id).first()
-    refusal = capacity_refusal(reservation.lock, needed=len(plan.new_windows), now=now)
-    if refusal:
-        raise Refused(refusal)
+    chosen = offer.chosen(plan_keys or {})
+    # The doors' row locks (taken after the stay's, as bookings take them alone) serialise the
+    # capacity decision with every other booking and change on the doors.
+    _lock_doors(reservation.unit)
+    _refuse_without_room([(lock, len(plan.new_windows)) for lock, plan in chosen], now)
 
     before = f"{reservation.arrival:%a %d %b %Y} → {reservation.departure:%a %d %b %Y}"
     reservation.arrival, reservation.departure = arrival, departure
@@ -122,25 +190,31 @@ def reservation_change_dates(
     change = f"{before} to {arrival:%a %d %b %Y} → {departure:%a %d %b %Y}" + (
         f" by {user.get_username()}" if user else ""
     )
-    _apply_change(reservation, plan, change=change, user=user, now=now)
-    return reservation, plan
+    for lock, plan in chosen:
+        _apply_change(reservation, lock, plan, change=change, user=user, now=now)
+    _ledger_update(reservation, reason=_ledger_reason(chosen), now=now, user=user)
+    return reservation, chosen
+
+
+def _ledger_reason(chosen: list[tuple[Lock, ChangePlan]]) -> str:
+    """A shortening on every door is a shortening; anything else moved the stay."""
+    return Reason.SHORTENED if all(plan.kind == "shorten" for _, plan in chosen) else Reason.MOVED
 
 
 def _apply_change(
-    reservation: Reservation, plan: ChangePlan, *, change: str, user: User | None, now: datetime
+    reservation: Reservation, lock: Lock, plan: ChangePlan, *, change: str, user: User | None, now: datetime
 ) -> None:
-    """Supersede (or withdraw) what the plan replaces, request what it adds, note what it keeps."""
-    for code in AccessCode.objects.filter(pk__in=plan.supersede, reservation=reservation):
+    """On one door: supersede (or withdraw) what the plan replaces, request what it adds, note
+    what it keeps."""
+    for code in AccessCode.objects.filter(pk__in=plan.supersede, reservation=reservation, lock=lock):
         if _withdraw(code, f"Dates changed from {change}: never sent to Seam, withdrawn.", user):
             continue
         AccessCode.objects.filter(pk=code.pk).update(superseded_at=now)
         record(code, Kind.SUPERSEDED, f"Dates changed from {change}. It stays live until it ends.", user=user)
     for window in plan.new_windows:
-        access_code_request(reservation=reservation, window=window)
-    for code in AccessCode.objects.filter(pk__in=plan.keep, reservation=reservation):
+        access_code_request(reservation=reservation, lock=lock, window=window)
+    for code in AccessCode.objects.filter(pk__in=plan.keep, reservation=reservation, lock=lock):
         record(code, Kind.DATES_CHANGED, f"From {change}; this code is kept for the stay.", user=user)
-    reason = Reason.SHORTENED if plan.kind == "shorten" else Reason.MOVED
-    _ledger_update(reservation, reason=reason, now=now, user=user)
 
 
 @transaction.atomic

@@ -23,9 +23,17 @@ from codes.errors import Refused
 from codes.history import access_code_reveal
 from codes.models import AccessCode
 from codes.offers import ChangeOffer, StayOffer, change_offer, stay_offer
-from codes.stays import ledger_acknowledge, reservation_cancel, reservation_change_dates, reservation_create
+from codes.plans import ChangePlan
+from codes.stays import (
+    ledger_acknowledge,
+    reservation_cancel,
+    reservation_change_dates,
+    reservation_codes_create,
+    reservation_create,
+)
 from config.queueing import watch_queueing
-from front.forms import ReservationChangeForm, ReservationForm, add_refusal
+from front.forms import CodesForm, ReservationChangeForm, ReservationForm, add_refusal
+from locks.models import Lock
 from properties.models import Reservation
 
 
@@ -39,87 +47,14 @@ def staff_user(request: HttpRequest) -> User:
 
 
 def _stay_offer(form: ReservationForm) -> tuple[StayOffer | None, Refused | None]:
-    """What the door and dates typed so far can get, offered on the form; or why these dates
+    """What the unit and dates typed so far can get, offered on the form; or why these dates
     cannot be booked at all."""
     stay = form.stay_so_far()
     if stay is None:
         return None, None
-    lock, arrival, departure = stay
+    unit, arrival, departure = stay
     try:
-        offer = stay_offer(lock=lock, arrival=arrival, departure=departure)
-    except Refused as refusal:
-        return None, refusal
-    form.offer_windows(offer)
-    return offer, None
-
-
-@login_required
-def reservation_new(request: HttpRequest) -> HttpResponse:
-    form = ReservationForm(request.POST or None, user=request.user)
-    offer, refusal = _stay_offer(form)
-    if request.method == "POST" and form.is_valid() and refusal is None:
-        data = form.cleaned_data
-        try:
-            with watch_queueing() as queueing:
-                reservation, _codes = reservation_create(
-                    site=data["site"],
-                    lock=data["lock"],
-                    guest_name=data["guest_name"],
-                    guest_email=data["guest_email"],
-                    arrival=data["arrival"],
-                    departure=data["departure"],
-                    plan_key=data["window"],
-                )
-        except Refused as exc:
-            add_refusal(form, exc)
-        else:
-            _say_booked(request, reservation, offer, data["window"], queue_failed=bool(queueing.failed))
-            return redirect("home")
-    elif request.method == "POST" and refusal is not None:
-        form.is_valid()
-        add_refusal(form, refusal)
-    context = {"form": form, "offer": offer, "stay_problem": refusal.message if refusal else ""}
-    return render(request, "front/reservation_form.html", context)
-
-
-def _say_booked(
-    request: HttpRequest, reservation: Reservation, offer: StayOffer | None, key: str, *, queue_failed: bool
-) -> None:
-    plan = offer.plan(key) if offer else None
-    label = f" ({plan.label})" if plan else ""
-    if queue_failed:
-        # Saved, and the sweep queues the code once the queue is back: submitting again would
-        # book the stay twice.
-        messages.warning(
-            request,
-            f"Reservation for {reservation.guest_name} saved. The task queue is not answering right now: "
-            f"its code{label} will be created at Seam as soon as it is back, on its own. Do not book it again.",
-        )
-    else:
-        messages.success(
-            request, f"Reservation for {reservation.guest_name} saved. Its code{label} is being created at Seam."
-        )
-
-
-@login_required
-@require_GET
-def reservation_new_choices(request: HttpRequest) -> HttpResponse:
-    """htmx: the door and window fields again, for the site, door and dates chosen so far."""
-    form = ReservationForm(initial=request.GET.dict(), user=request.user)
-    offer, refusal = _stay_offer(form)
-    context = {"form": form, "offer": offer, "stay_problem": refusal.message if refusal else ""}
-    return render(request, "front/_reservation_choices.html", context)
-
-
-# Changing a stay
-
-
-def _change_offer(form: ReservationChangeForm, reservation: Reservation) -> tuple[ChangeOffer | None, Refused | None]:
-    dates = form.dates_so_far()
-    if dates is None:
-        return None, None
-    try:
-        offer = change_offer(reservation=reservation, arrival=dates[0], departure=dates[1])
+        offer = stay_offer(unit=unit, arrival=arrival, departure=departure)
     except Refused as refusal:
         return None, refusal
     form.offer_plans(offer)
@@ -127,8 +62,108 @@ def _change_offer(form: ReservationChangeForm, reservation: Reservation) -> tupl
 
 
 @login_required
+def reservation_new(request: HttpRequest) -> HttpResponse:
+    form = ReservationForm(request.POST or None, user=request.user)
+    offer, refusal = _stay_offer(form)
+    if request.method == "POST":
+        valid = form.is_valid()
+        if refusal is not None:
+            add_refusal(form, refusal)
+        elif valid:
+            data = form.cleaned_data
+            try:
+                with watch_queueing() as queueing:
+                    reservation, codes = reservation_create(
+                        unit=data["unit"],
+                        guest_name=data["guest_name"],
+                        guest_email=data["guest_email"],
+                        arrival=data["arrival"],
+                        departure=data["departure"],
+                        plan_keys=form.plan_keys(),
+                        request_key=data["request_key"],
+                        allow_overlap=data["allow_overlap"],
+                    )
+            except Refused as exc:
+                add_refusal(form, exc)
+            else:
+                _say_booked(request, reservation, codes, queue_failed=bool(queueing.failed))
+                return redirect("reservation_detail", pk=reservation.pk)
+    context = {"form": form, "offer": offer, "stay_problem": refusal.message if refusal else ""}
+    return render(request, "front/reservation_form.html", context)
+
+
+def _say_booked(
+    request: HttpRequest, reservation: Reservation, codes: list[AccessCode], *, queue_failed: bool
+) -> None:
+    count = f"{len(codes)} code{'s' if len(codes) != 1 else ''}"
+    if queue_failed:
+        # Saved, and the sweep queues the codes once the queue is back: submitting again would
+        # book the stay twice.
+        messages.warning(
+            request,
+            f"Reservation for {reservation.guest_name} saved. The task queue is not answering right now: "
+            f"its {count} will be created at Seam as soon as it is back, on its own. Do not book it again.",
+        )
+    else:
+        messages.success(
+            request, f"Reservation for {reservation.guest_name} saved. Its {count} are being created at Seam."
+        )
+
+
+@login_required
+@require_GET
+def reservation_new_choices(request: HttpRequest) -> HttpResponse:
+    """htmx: the unit and window fields again, for the site, unit and dates chosen so far."""
+    form = ReservationForm(initial=request.GET.dict(), user=request.user)
+    offer, refusal = _stay_offer(form)
+    context = {"form": form, "offer": offer, "stay_problem": refusal.message if refusal else ""}
+    return render(request, "front/_reservation_choices.html", context)
+
+
+@login_required
+def reservation_codes_new(request: HttpRequest, pk: int) -> HttpResponse:
+    """Codes for a stay that has none (booked in the admin, or refused by a door before)."""
+    reservation = selectors.reservation_for_user(user=request.user, pk=pk)
+    form = CodesForm(request.POST or None)
+    try:
+        offer = stay_offer(unit=reservation.unit, arrival=reservation.arrival, departure=reservation.departure)
+    except Refused as exc:
+        messages.error(request, exc.message)
+        return redirect("reservation_detail", pk=reservation.pk)
+    form.offer_plans(offer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with watch_queueing() as queueing:
+                codes = reservation_codes_create(reservation=reservation, plan_keys=form.plan_keys())
+        except Refused as exc:
+            add_refusal(form, exc)
+        else:
+            _say_booked(request, reservation, codes, queue_failed=bool(queueing.failed))
+            return redirect("reservation_detail", pk=reservation.pk)
+    return render(request, "front/reservation_codes.html", {"form": form, "offer": offer, "reservation": reservation})
+
+
+# Changing a stay
+
+
+def _change_offer(
+    form: ReservationChangeForm, reservation: Reservation, *, preview: bool
+) -> tuple[ChangeOffer | None, Refused | None]:
+    dates = form.dates_so_far()
+    if dates is None:
+        return None, None
+    try:
+        offer = change_offer(reservation=reservation, arrival=dates[0], departure=dates[1])
+    except Refused as refusal:
+        return None, refusal
+    form.offer_plans(offer, preview=preview)
+    return offer, None
+
+
+@login_required
 def reservation_change(request: HttpRequest, pk: int) -> HttpResponse:
-    """New dates for a stay: first the dates, then the choice of what happens to the codes."""
+    """New dates for a stay: first the dates, then the choice of what happens to the codes on
+    each door."""
     reservation = selectors.reservation_for_user(user=request.user, pk=pk)
     if reservation.is_cancelled:
         messages.error(request, "This reservation is cancelled; its dates cannot change.")
@@ -137,42 +172,46 @@ def reservation_change(request: HttpRequest, pk: int) -> HttpResponse:
         form = ReservationChangeForm(request.POST)
     elif "arrival" in request.GET or "departure" in request.GET:
         # The dates step: bound, so a wrong date gets its error next to the field.
-        form = ReservationChangeForm(request.GET, preview=True)
+        form = ReservationChangeForm(request.GET)
     else:
         form = ReservationChangeForm(initial={"arrival": reservation.arrival, "departure": reservation.departure})
     # Unbound, the dates are the stay's own: nothing to offer yet.
-    offer, refusal = _change_offer(form, reservation) if form.is_bound else (None, None)
-    if form.is_bound and form.is_valid() and refusal is None and request.method == "POST":
-        data = form.cleaned_data
-        try:
-            with watch_queueing() as queueing:
-                _, plan = reservation_change_dates(
-                    reservation=reservation,
-                    arrival=data["arrival"],
-                    departure=data["departure"],
-                    plan_key=data["plan"],
-                    user=staff_user(request),
-                )
-        except Refused as exc:
-            add_refusal(form, exc)
-        else:
-            messages.success(
-                request, f"Dates changed. {plan.summary}.{_new_codes(len(plan.new_windows), queueing.failed)}"
-            )
-            return redirect("reservation_detail", pk=reservation.pk)
-    elif refusal is not None:
-        add_refusal(form, refusal)
+    offer, refusal = (
+        _change_offer(form, reservation, preview=request.method != "POST") if form.is_bound else (None, None)
+    )
+    if form.is_bound:
+        valid = form.is_valid()
+        if refusal is not None:
+            add_refusal(form, refusal)
+        elif valid and request.method == "POST" and offer is not None and not offer.refusals:
+            data = form.cleaned_data
+            try:
+                with watch_queueing() as queueing:
+                    _, chosen = reservation_change_dates(
+                        reservation=reservation,
+                        arrival=data["arrival"],
+                        departure=data["departure"],
+                        plan_keys=form.plan_keys(),
+                        user=staff_user(request),
+                    )
+            except Refused as exc:
+                add_refusal(form, exc)
+            else:
+                messages.success(request, _dates_changed(chosen, queue_failed=bool(queueing.failed)))
+                return redirect("reservation_detail", pk=reservation.pk)
     context = {"form": form, "offer": offer, "reservation": reservation}
     return render(request, "front/reservation_change.html", context)
 
 
-def _new_codes(added: int, queue_failed: list[str]) -> str:
+def _dates_changed(chosen: list[tuple[Lock, ChangePlan]], *, queue_failed: bool) -> str:
+    said = " ".join(f"{lock.name}: {plan.summary}." for lock, plan in chosen)
+    added = sum(len(plan.new_windows) for _, plan in chosen)
     if not added:
-        return ""
+        return f"Dates changed. {said}"
     codes = f"{added} new code{'s' if added > 1 else ''}"
     if queue_failed:
-        return f" {codes} will be created at Seam as soon as the task queue answers again."
-    return f" {codes} {'are' if added > 1 else 'is'} being created at Seam."
+        return f"Dates changed. {said} {codes} will be created at Seam as soon as the task queue answers again."
+    return f"Dates changed. {said} {codes} {'are' if added > 1 else 'is'} being created at Seam."
 
 
 @login_required

@@ -2,6 +2,7 @@
 asked of :mod:`codes.offers` by the views (which hand the offered choices to the form), and
 the services decide, and refuse, on their own."""
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -14,7 +15,7 @@ from codes.errors import Refused
 from codes.models import AccessCode
 from codes.offers import ChangeOffer, StayOffer
 from locks.models import Lock
-from properties.models import Reservation, Site
+from properties.models import Reservation, Site, Unit
 from properties.selectors import sites_for_user
 
 User = AbstractBaseUser | AnonymousUser
@@ -45,24 +46,78 @@ def add_refusal(form: forms.BaseForm, refusal: Refused) -> None:
     form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
 
 
-class ReservationForm(forms.ModelForm[Reservation]):
-    """A stay on one door, and the code window for it among those the door offers (see
-    ``offer_windows``): one code per level, or for a stay over 31 days a chain of codes."""
+def plan_field_name(lock: Lock) -> str:
+    """The form field that holds the plan chosen for one door."""
+    return f"plan_{lock.pk}"
 
-    window = forms.ChoiceField(
-        label="Code window",
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": "Pick the code window for this stay.",
-            "invalid_choice": "That window is not offered for this door and these dates (any more). "
-            "Pick one of the windows listed.",
-        },
+
+def _level(key: str) -> str:
+    """The user level a plan's key names (a chain names it in each link): the part a new set of
+    dates keeps, when the instants change."""
+    return key.removeprefix("chain:").split("|", 1)[0]
+
+
+class DoorPlansMixin(forms.BaseForm):
+    """One choice per door of the unit (``plan_<lock id>``), among the plans its offer holds,
+    the preselected one checked; a door that offers nothing gets no field."""
+
+    def offer_plans(self, offer: StayOffer | ChangeOffer, *, preview: bool = False) -> None:
+        """Add a choice for each door that offers plans. On a refresh (unbound), a choice made
+        before for other dates keeps its level where the door still offers it (the instants in
+        its key changed); a submitted choice is checked as it is, and refused if not offered.
+        ``preview``: a bound form that shows choices before any was made (the change page's
+        dates step): each door's preselected plan is checked."""
+        self.offer = offer
+        if preview and self.is_bound:
+            data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+            for door in offer.doors:
+                if door.plans:
+                    data.setdefault(self.add_prefix(plan_field_name(door.lock)), door.preselected)
+            self.data = data
+        for door in offer.doors:
+            if not door.plans:
+                continue
+            name = plan_field_name(door.lock)
+            before = str(self.data.get(self.add_prefix(name), "") if self.is_bound else self.initial.get(name, ""))
+            kept = next((plan.key for plan in door.plans if before and _level(plan.key) == _level(before)), None)
+            self.fields[name] = forms.ChoiceField(
+                label=door.lock.name,
+                widget=forms.RadioSelect,
+                choices=[
+                    (plan.key, getattr(plan, "label", None) or getattr(plan, "summary", "")) for plan in door.plans
+                ],
+                initial=kept or door.preselected,
+                error_messages={
+                    "required": f"Pick the code window for {door.lock.name}.",
+                    "invalid_choice": f"That window is not offered for {door.lock.name} and these dates (any "
+                    "more). Pick one of the windows listed.",
+                },
+            )
+
+    def plan_keys(self) -> dict[int, str]:
+        """The plan chosen for each door, by lock id (a valid form's)."""
+        doors = self.offer.doors if hasattr(self, "offer") else []
+        return {
+            door.lock.pk: self.cleaned_data[plan_field_name(door.lock)]
+            for door in doors
+            if plan_field_name(door.lock) in self.cleaned_data
+        }
+
+
+class ReservationForm(DoorPlansMixin, forms.ModelForm[Reservation]):
+    """A stay in one unit, and the code window for each of its doors among those the door offers
+    (see ``offer_plans``): one code per level, or for a stay over 31 days a chain of codes."""
+
+    allow_overlap = forms.BooleanField(
+        label="Book it anyway: it is not the same stay twice", required=False, widget=forms.CheckboxInput
     )
+    # One per page load: the same form submitted twice books one stay.
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     class Meta:
         model = Reservation
-        fields = ["site", "lock", "guest_name", "guest_email", "arrival", "departure"]
-        labels = {"lock": "Door", "guest_email": "Guest email"}
+        fields = ["site", "unit", "guest_name", "guest_email", "arrival", "departure"]
+        labels = {"guest_email": "Guest email"}
         widgets = {
             "arrival": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "departure": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -71,35 +126,39 @@ class ReservationForm(forms.ModelForm[Reservation]):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         sites = sites_for_user(user=user)
-        site_field, lock_field = self.fields["site"], self.fields["lock"]
+        site_field, unit_field = self.fields["site"], self.fields["unit"]
         assert isinstance(site_field, forms.ModelChoiceField)
-        assert isinstance(lock_field, forms.ModelChoiceField)
+        assert isinstance(unit_field, forms.ModelChoiceField)
         site_field.queryset = sites
-        site = value_so_far(self, "site")
-        locks = Lock.objects.filter(site__in=sites).select_related("site").order_by("name")
-        lock_field.queryset = locks.filter(site=site) if isinstance(site, Site) else locks
-        lock_field.empty_label = "Choose a door" if isinstance(site, Site) else "Choose a site first"
+        only_site = sites.first() if sites.count() == 1 else None
+        if only_site is not None:
+            # Nothing to choose: the person's one site.
+            site_field.widget = forms.HiddenInput()
+            site_field.initial = only_site.pk
+        site = value_so_far(self, "site") or only_site
+        units = Unit.objects.filter(site__in=sites).select_related("site").order_by("name")
+        unit_field.queryset = units.filter(site=site) if isinstance(site, Site) else units
+        unit_field.empty_label = "Choose a unit" if isinstance(site, Site) else "Choose a site first"
+        if not self.is_bound and not self.initial.get("request_key"):
+            self.initial["request_key"] = uuid.uuid4().hex
 
-    def stay_so_far(self) -> tuple[Lock, date, date] | None:
-        """The door and dates typed so far, once each is valid: enough to ask for an offer."""
-        lock, arrival, departure = (value_so_far(self, name) for name in ("lock", "arrival", "departure"))
-        if isinstance(lock, Lock) and isinstance(arrival, date) and isinstance(departure, date):
-            return lock, arrival, departure
+    def stay_so_far(self) -> tuple[Unit, date, date] | None:
+        """The unit and dates typed so far, once each is valid: enough to ask for an offer."""
+        unit, arrival, departure = (value_so_far(self, name) for name in ("unit", "arrival", "departure"))
+        if isinstance(unit, Unit) and isinstance(arrival, date) and isinstance(departure, date):
+            return unit, arrival, departure
         return None
-
-    def offer_windows(self, offer: StayOffer) -> None:
-        """Offer the plans of ``offer`` as the window choices (the key of each is looked up again
-        in a fresh offer by the service that books the stay)."""
-        window_field = self.fields["window"]
-        assert isinstance(window_field, forms.ChoiceField)
-        window_field.choices = [(plan.key, plan.label) for plan in offer.plans]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        site, lock = cleaned.get("site"), cleaned.get("lock")
-        if site and lock and lock.site_id != site.pk:
-            self.add_error("lock", "This door belongs to another site.")
+        site, unit = cleaned.get("site"), cleaned.get("unit")
+        if site and unit and unit.site_id != site.pk:
+            self.add_error("unit", "This unit belongs to another site.")
         return cleaned
+
+
+class CodesForm(DoorPlansMixin, forms.Form):
+    """The code window for each door of a stay that has no codes yet."""
 
 
 class SiteFilterForm(forms.Form):
@@ -133,34 +192,16 @@ class ReservationFilterForm(SiteFilterForm):
     field_order = ["q", "site", "arrival_from", "arrival_to", "state"]
 
 
-class ReservationChangeForm(forms.Form):
-    """New dates for a stay, and how its codes follow: one of the plans the view offers (see
-    ``offer_plans``), each saying which codes are kept, added and superseded."""
+class ReservationChangeForm(DoorPlansMixin, forms.Form):
+    """New dates for a stay, and how its codes follow on each door: one of the plans the door's
+    change offer holds (see ``offer_plans``), each saying which codes are kept, added and
+    superseded; the one that keeps the door's level is preselected."""
 
     arrival = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     departure = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    plan = forms.ChoiceField(
-        label="What happens to the codes",
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": "Pick what happens to the codes.",
-            "invalid_choice": "That choice is no longer offered for these dates. Pick one of those listed.",
-        },
-    )
-
-    def __init__(self, *args: Any, preview: bool = False, **kwargs: Any) -> None:
-        """``preview``: the dates only (the page's "show what happens" step), no choice yet."""
-        super().__init__(*args, **kwargs)
-        if preview:
-            self.fields["plan"].required = False
 
     def dates_so_far(self) -> tuple[date, date] | None:
         arrival, departure = value_so_far(self, "arrival"), value_so_far(self, "departure")
         if isinstance(arrival, date) and isinstance(departure, date):
             return arrival, departure
         return None
-
-    def offer_plans(self, offer: ChangeOffer) -> None:
-        plan_field = self.fields["plan"]
-        assert isinstance(plan_field, forms.ChoiceField)
-        plan_field.choices = [(plan.key, plan.summary) for plan in offer.plans]

@@ -10,6 +10,7 @@ urlpatterns = [
     path("reservations/<int:pk>/", views.reservation_detail, name="reservation_detail"),
     path("reservations/<int:pk>/change/", actions.reservation_change, name="reservation_change"),
     path("reservations/<int:pk>/cancel/", actions.reservation_cancel_view, name="reservation_cancel"),
+    path("reservations/<int:pk>/codes/new/", actions.reservation_codes_new, name="reservation_codes_new"),
     path("doors/", views.door_list, name="door_list"),
     path("doors/<int:pk>/codes/", views.door_codes, name="door_codes"),
     path("ledger/", views.ledger, name="ledger"),

@@ -9,7 +9,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
-from properties.models import Reservation, Site
+from properties.models import Reservation, Site, Unit, UnitDoor
 from properties.selectors import sites_for_user
 
 _M = TypeVar("_M", bound=Model)
@@ -167,22 +167,61 @@ class SiteAdmin(SiteScopedAdmin[Site]):
         return readonly if _is_superuser(request) else [*readonly, "staff"]
 
 
+class UnitDoorInline(admin.TabularInline[UnitDoor, Unit]):
+    model = UnitDoor
+    extra = 1
+    fields = ["lock", "position", "optional"]
+    raw_id_fields = ["lock"]
+
+
+@admin.register(Unit)
+class UnitAdmin(SiteScopedAdmin[Unit]):
+    site_path = "site"
+    list_display = ["name", "site", "check_in_time", "check_out_time", "door_names"]
+    list_filter = ["site"]
+    search_fields = ["name", "site__name"]
+    list_select_related = ["site"]
+    inlines = [UnitDoorInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Unit]:
+        return super().get_queryset(request).prefetch_related("unit_doors__lock")
+
+    @admin.display(description="Doors, in walking order")
+    def door_names(self, unit: Unit) -> str:
+        return ", ".join(unit_door.lock.name for unit_door in unit.unit_doors.all())
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Unit | None = None) -> list[str]:
+        # Its stays' codes are on its site's doors: a unit does not move to another site.
+        readonly = list(self.readonly_fields)
+        return [*readonly, "site"] if obj is not None else readonly
+
+
+@admin.register(UnitDoor)
+class UnitDoorAdmin(SiteScopedAdmin[UnitDoor]):
+    """Which doors each unit's guests open (edited on the unit's page)."""
+
+    site_path = "unit__site"
+    list_display = ["unit", "lock", "position", "optional"]
+    list_filter = ["unit__site", "optional"]
+    list_select_related = ["unit", "lock"]
+    raw_id_fields = ["unit", "lock"]
+
+
 @admin.register(Reservation)
 class ReservationAdmin(SiteScopedAdmin[Reservation]):
     site_path = "site"
-    list_display = ["guest_name", "guest_email", "site", "lock", "arrival", "departure", "cancelled_at"]
+    list_display = ["guest_name", "guest_email", "site", "unit", "arrival", "departure", "cancelled_at"]
     list_filter = ["site", "arrival", ("cancelled_at", admin.EmptyFieldListFilter)]
     readonly_fields = ["cancelled_at", "cancelled_by", "created_at"]
-    search_fields = ["guest_name", "guest_email", "lock__name"]
+    search_fields = ["guest_name", "guest_email", "unit__name"]
     date_hierarchy = "arrival"
-    list_select_related = ["site", "lock"]
-    autocomplete_fields = ["site"]
-    raw_id_fields = ["lock"]
+    list_select_related = ["site", "unit"]
+    autocomplete_fields = ["site", "unit"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Reservation | None = None) -> list[str]:
         # A saved stay's dates decide its codes at Seam: they change on the dashboard's change
-        # page, which plans the codes, never through a plain edit here. Its site and door stay
-        # too: moved to another site, its PIN would be revealed to staff with no rights to the
-        # door it opens.
+        # page, which plans the codes, never through a plain edit here. Its site and unit stay
+        # too: moved, the page would name doors its PINs do not open, and staff of another
+        # site could reveal them.
         readonly = list(self.readonly_fields)
-        return [*readonly, "site", "lock", "arrival", "departure"] if obj is not None else readonly
+        return [*readonly, "site", "unit", "arrival", "departure"] if obj is not None else readonly

@@ -1,3 +1,5 @@
+from datetime import time
+from typing import Any
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -38,13 +40,62 @@ class Site(models.Model):
         return self.name
 
 
+class Unit(models.Model):
+    """What is rented: a room, an apartment, a cabin. Its guests open every door of the unit:
+    its own door(s) and shared ones (a street door, a gate), each a door of many units."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="units")
+    name = models.CharField(max_length=200)
+    check_in_time = models.TimeField(
+        default=time(15), help_text="Standard check-in: each door's window closest to it is preselected."
+    )
+    check_out_time = models.TimeField(default=time(11), help_text="Standard check-out.")
+    doors: "models.ManyToManyField[Any, UnitDoor]" = models.ManyToManyField(
+        "locks.Lock", through="UnitDoor", related_name="units"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["site__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="unit_unique_name_per_site")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UnitDoor(models.Model):
+    """One door of a unit, in the order a guest walks through them (street door first)."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="unit_doors")
+    lock = models.ForeignKey("locks.Lock", on_delete=models.PROTECT, related_name="unit_doors")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Where the guest meets it: lowest first.")
+    optional = models.BooleanField(
+        default=False,
+        help_text="A shared door a stay may go without when it offers no window for the dates (a gym, a pool).",
+    )
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [models.UniqueConstraint(fields=["unit", "lock"], name="unit_door_once")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} · {self.lock}"
+
+    def clean(self) -> None:
+        if self.unit_id and self.lock_id and self.lock.site_id != self.unit.site_id:
+            raise ValidationError({"lock": "This door belongs to another site."})
+
+
 class Reservation(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="reservations")
-    lock = models.ForeignKey("locks.Lock", on_delete=models.PROTECT, related_name="reservations")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="reservations")
     guest_name = models.CharField(max_length=200)
     guest_email = models.EmailField()
     arrival = models.DateField()
     departure = models.DateField()
+    # The booking form's one-time key: the same form submitted twice (a double click, the back
+    # button, a retry) books one stay, not two whose codes could never be revoked.
+    request_key = models.CharField(max_length=64, blank=True, editable=False)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -56,6 +107,9 @@ class Reservation(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(departure__gt=F("arrival")), name="reservation_departure_after_arrival"
+            ),
+            models.UniqueConstraint(
+                fields=["request_key"], condition=~Q(request_key=""), name="reservation_unique_request_key"
             ),
         ]
         indexes = [models.Index(fields=["site", "arrival"])]
@@ -74,5 +128,5 @@ class Reservation(models.Model):
     def clean(self) -> None:
         if self.arrival and self.departure and self.departure <= self.arrival:
             raise ValidationError({"departure": "Departure must be at least one day after arrival."})
-        if self.lock_id and self.site_id and self.lock.site_id != self.site_id:
-            raise ValidationError({"lock": "This door belongs to another site."})
+        if self.unit_id and self.site_id and self.unit.site_id != self.site_id:
+            raise ValidationError({"unit": "This unit belongs to another site."})

@@ -1,5 +1,7 @@
 """Plain builder functions for test data."""
 
+import html
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ from codes.stays import reservation_create
 from codes.sweeping import access_codes_due
 from locks.models import Lock
 from locks.seam import SeamClient
-from properties.models import Reservation, Site
+from properties.models import Reservation, Site, Unit, UnitDoor
 
 LA_SLOTS: list[dict[str, Any]] = [
     {
@@ -48,11 +50,29 @@ def make_lock(site: Site, name: str = "Room 101", **kw: Any) -> Lock:
     return Lock.objects.create(site=site, name=name, **defaults)
 
 
-def make_reservation(lock: Lock, *, arrival: date | None = None, nights: int = 3, **kw: Any) -> Reservation:
+def make_unit(site: Site, name: str, *doors: Lock, optional: tuple[Lock, ...] = (), **kw: Any) -> Unit:
+    """A unit of ``site`` whose guests walk through ``doors`` in that order."""
+    unit = Unit.objects.create(site=site, name=name, **kw)
+    for position, lock in enumerate(doors):
+        UnitDoor.objects.create(unit=unit, lock=lock, position=position, optional=lock in optional)
+    return unit
+
+
+def unit_of(lock: Lock) -> Unit:
+    """The unit of that one door (named after it, as the migration made them), made once."""
+    unit = Unit.objects.filter(site=lock.site, name=lock.name).first()
+    return unit or make_unit(lock.site, lock.name, lock)
+
+
+def make_reservation(
+    lock_or_unit: Lock | Unit, *, arrival: date | None = None, nights: int = 3, **kw: Any
+) -> Reservation:
+    """A stay (no code) in the unit, or in the one-door unit of the door."""
+    unit = lock_or_unit if isinstance(lock_or_unit, Unit) else unit_of(lock_or_unit)
     arrival = arrival or date(2030, 9, 10)
     return Reservation.objects.create(
-        site=lock.site,
-        lock=lock,
+        site=unit.site,
+        unit=unit,
         guest_name=kw.pop("guest_name", "Ana Souza"),
         guest_email=kw.pop("guest_email", "ana@example.com"),
         arrival=arrival,
@@ -71,7 +91,7 @@ def make_staff(username: str, *sites: Site, superuser: bool = False) -> User:
 
 
 def book(
-    lock: Lock,
+    lock_or_unit: Lock | Unit,
     *,
     arrival: date,
     nights: int = 3,
@@ -79,22 +99,31 @@ def book(
     guest_name: str = "Ana Souza",
     guest_email: str = "ana@example.com",
     plan_key: str | None = None,
+    allow_overlap: bool = True,
     now: datetime | None = None,
 ) -> AccessCode:
-    """A stay on ``lock`` booked through the real service, with the offered plan of level
-    ``slot_name`` (the first offered when None, or ``plan_key``); returns its first code."""
+    """A stay booked through the real service, in the unit (or the one-door unit of the door):
+    on each door the offered plan of level ``slot_name`` where the door has it, else the
+    preselected one (or ``plan_key`` for the first door); returns the first code. Overlapping
+    stays are allowed unless told otherwise: tests pile codes on one door on purpose."""
+    unit = lock_or_unit if isinstance(lock_or_unit, Unit) else unit_of(lock_or_unit)
     departure = arrival + timedelta(days=nights)
-    if plan_key is None:
-        offer = stay_offer(lock=lock, arrival=arrival, departure=departure, now=now)
-        plan_key = next(p.key for p in offer.plans if slot_name is None or p.slot_name == slot_name)
+    offer = stay_offer(unit=unit, arrival=arrival, departure=departure, now=now)
+    plan_keys = {
+        door.lock.pk: next((p.key for p in door.plans if p.slot_name == slot_name), door.preselected)
+        for door in offer.doors
+        if door.plans
+    }
+    if plan_key is not None:
+        plan_keys[offer.doors[0].lock.pk] = plan_key
     _, codes = reservation_create(
-        site=lock.site,
-        lock=lock,
+        unit=unit,
         guest_name=guest_name,
         guest_email=guest_email,
         arrival=arrival,
         departure=departure,
-        plan_key=plan_key,
+        plan_keys=plan_keys,
+        allow_overlap=allow_overlap,
         now=now,
     )
     return codes[0]
@@ -115,7 +144,9 @@ def make_code(reservation: Reservation, **fields: Any) -> AccessCode:
         "seam_access_code_id": f"seam-{reservation.pk}",
     }
     values.update(fields)
-    return AccessCode.objects.create(reservation=reservation, lock=reservation.lock, **values)
+    if "lock" not in values:
+        values["lock"] = reservation.unit.unit_doors.order_by("position").first().lock  # type: ignore[union-attr]
+    return AccessCode.objects.create(reservation=reservation, **values)
 
 
 def run_due(client: SeamClient) -> list[tuple[int, str]]:
@@ -127,3 +158,10 @@ def run_due(client: SeamClient) -> list[tuple[int, str]]:
         else:
             access_code_refresh(access_code_id=pk, client=client)
     return work
+
+
+def first_choice(page: str, name: str) -> str:
+    """The value of the first radio named ``name`` in a rendered page."""
+    match = re.search(rf'name="{name}"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="{name}"', page)
+    assert match, f"no {name} offered"
+    return html.unescape(match.group(1) or match.group(2))

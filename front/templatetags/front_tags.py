@@ -2,14 +2,18 @@
 
 from collections.abc import Iterable
 
-from django import template
+from django import forms, template
+from django.forms import BoundField
 
 from codes.emails import code_window_text
 from codes.messages import Advice
 from codes.messages import explain_error as _explain_error
-from codes.models import AccessCode
+from codes.models import AccessCode, walking_order
+from front.forms import plan_field_name
+from locks.models import Lock
 from locks.timeslots import SlotDescription
 from locks.timeslots import describe_slots as _describe_slots
+from properties.models import Reservation
 
 register = template.Library()
 
@@ -40,17 +44,17 @@ def explain_error(error_type: str) -> Advice:
 
 
 @register.filter
-def current_codes(codes: Iterable[AccessCode]) -> list[AccessCode]:
-    """The codes the guest holds now, earliest first (a chain or a continuation shows in order)."""
-    return sorted((c for c in codes if c.is_current), key=lambda c: c.starts_at)
+def current_codes(codes: Iterable[AccessCode], reservation: Reservation) -> list[AccessCode]:
+    """The codes the guest holds now, door by door in walking order, first first."""
+    return walking_order((c for c in codes if c.is_current), reservation.unit)
 
 
 @register.filter
-def codes_for_page(codes: Iterable[AccessCode]) -> list[AccessCode]:
+def codes_for_page(codes: Iterable[AccessCode], reservation: Reservation) -> list[AccessCode]:
     """The guest's current codes in the order they are used, then the rest, newest first."""
     codes = list(codes)
     rest = sorted((c for c in codes if not c.is_current), key=lambda c: c.created_at, reverse=True)
-    return current_codes(codes) + rest
+    return current_codes(codes, reservation) + rest
 
 
 @register.filter
@@ -64,3 +68,10 @@ def leads(code: AccessCode, current: list[AccessCode]) -> bool:
 def describe_slots(time_slots: object) -> list[SlotDescription]:
     """A door's time slots in words (name, check-in, check-out, kind)."""
     return _describe_slots(time_slots)
+
+
+@register.filter
+def door_field(form: forms.BaseForm, lock: Lock) -> BoundField | None:
+    """The form's choice for one door (``plan_<lock id>``); None when the door offers nothing."""
+    name = plan_field_name(lock)
+    return form[name] if name in form.fields else None

@@ -22,7 +22,7 @@ from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
 from simulator import demo
-from tests.builders import book, make_lock, make_site, make_staff
+from tests.builders import book, first_choice, make_lock, make_site, make_staff, unit_of
 from tests.fixtures.celery_worker import wait_for
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
@@ -46,9 +46,9 @@ def broker_unreachable() -> Iterator[None]:
         del celery_app.amqp
 
 
-def choose_window(client, stay):
+def choose_window(client, stay, door):
     page = client.get(reverse("reservation_form_choices"), stay).content.decode()
-    return page.split('name="window" value="')[1].split('"')[0]
+    return first_choice(page, f"plan_{door.pk}")
 
 
 def test_a_booking_while_the_broker_is_down_is_saved_once_and_says_its_code_follows(client):
@@ -56,8 +56,9 @@ def test_a_booking_while_the_broker_is_down_is_saved_once_and_says_its_code_foll
     door = make_lock(site, "Room 101")
     client.force_login(make_staff("demo", site))
     arrival = timezone.now().date() + timedelta(days=30)
-    stay = {"site": site.pk, "lock": door.pk, "arrival": arrival, "departure": arrival + timedelta(days=3)}
-    form = {**stay, "window": choose_window(client, stay), "guest_name": "Ana", "guest_email": "ana@example.com"}
+    stay = {"site": site.pk, "unit": unit_of(door).pk, "arrival": arrival, "departure": arrival + timedelta(days=3)}
+    plan = {f"plan_{door.pk}": choose_window(client, stay, door)}
+    form = {**stay, **plan, "guest_name": "Ana", "guest_email": "ana@example.com"}
 
     with broker_unreachable():
         response = client.post(reverse("reservation_create"), form)

@@ -29,7 +29,7 @@ from locks.services import locks_sync
 from properties.models import Reservation
 from simulator import demo
 from simulator.server import SimulatorServer
-from tests.builders import book, make_staff, run_due
+from tests.builders import book, make_staff, run_due, unit_of
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = pytest.mark.django_db
@@ -73,10 +73,10 @@ def at_seam(sim: SimulatorServer, reservation: Reservation) -> list[dict[str, An
 
 def change(reservation: Reservation, arrival: date, departure: date, kind: str, **kw: Any) -> Any:
     reservation.refresh_from_db()
-    plans = change_offer(reservation=reservation, arrival=arrival, departure=departure).plans
-    plan = next(p for p in plans if p.kind == kind and (p.slot_name in ("", GUEST_LEVEL)))
+    [door] = change_offer(reservation=reservation, arrival=arrival, departure=departure).doors
+    plan = next(p for p in door.plans if p.kind == kind and (p.slot_name in ("", GUEST_LEVEL)))
     return reservation_change_dates(
-        reservation=reservation, arrival=arrival, departure=departure, plan_key=plan.key, **kw
+        reservation=reservation, arrival=arrival, departure=departure, plan_keys={door.lock.pk: plan.key}, **kw
     )
 
 
@@ -146,7 +146,7 @@ def test_a_shortening_makes_no_code_and_lists_the_longer_one(room, client, clock
     stay = book(room, arrival=ARRIVAL, nights=5).reservation
     settle(client, clock)
 
-    _, plan = change(stay, ARRIVAL, ARRIVAL + timedelta(days=2), "shorten")
+    _, [(_, plan)] = change(stay, ARRIVAL, ARRIVAL + timedelta(days=2), "shorten")
 
     [code] = AccessCode.objects.filter(reservation=stay)
     assert plan.new_windows == ()
@@ -178,7 +178,7 @@ def test_a_cancelled_stay_leaves_its_live_code_in_the_ledger_until_acknowledged_
     clock.move_to(code.ends_at + timedelta(minutes=1))
     assert list(ledger_codes()) == [], "acknowledged and expired: off the ledger"
     with pytest.raises(Refused, match="cancelled"):
-        reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=date(2030, 7, 9), plan_key="any")
+        reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=date(2030, 7, 9))
 
 
 def test_an_expired_code_nobody_acknowledged_stays_on_the_ledger(room, client, clock):
@@ -224,14 +224,16 @@ def test_a_stale_or_repeated_change_is_refused_and_applied_once(room, client, cl
     settle(client, clock)
     new_departure = ARRIVAL + timedelta(days=7)
     offer = change_offer(reservation=stay, arrival=ARRIVAL, departure=new_departure)
-    plan = next(p for p in offer.plans if p.kind == "extend")
+    [door] = offer.doors
+    plan = next(p for p in door.plans if p.kind == "extend")
+    keys = {door.lock.pk: plan.key}
 
-    reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=new_departure, plan_key=plan.key)
+    reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=new_departure, plan_keys=keys)
     with pytest.raises(Refused, match="nothing to change"):
-        reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=new_departure, plan_key=plan.key)
+        reservation_change_dates(reservation=stay, arrival=ARRIVAL, departure=new_departure, plan_keys=keys)
     with pytest.raises(Refused, match="no longer offered"):
         reservation_change_dates(
-            reservation=stay, arrival=ARRIVAL, departure=new_departure + timedelta(days=1), plan_key=plan.key
+            reservation=stay, arrival=ARRIVAL, departure=new_departure + timedelta(days=1), plan_keys=keys
         )
     assert AccessCode.objects.filter(reservation=stay).count() == 2
 
@@ -267,13 +269,11 @@ def test_a_door_whose_time_zones_disagree_gets_no_code(room, client, clock, seam
     room.refresh_from_db()
     with pytest.raises(Refused, match="No codes can be made for Room 101 until its time zones agree"):
         reservation_create(
-            site=room.site,
-            lock=room,
+            unit=unit_of(room),
             guest_name="Ana Souza",
             guest_email="ana@example.com",
             arrival=ARRIVAL,
             departure=ARRIVAL + timedelta(days=5),
-            plan_key=code.name,  # nothing is offered: any key is refused for the door's zones first
         )
 
 

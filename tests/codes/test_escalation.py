@@ -51,7 +51,7 @@ def requested_code(site: Site, *, door: str = "Room 101", guest: str = "Ana Souz
     lock = make_lock(site, name=door, time_slots=SYDNEY_SLOTS if site.timezone == "Australia/Sydney" else LA_SLOTS)
     reservation = make_reservation(lock, arrival=ARRIVAL, guest_name=guest)
     (window,) = offer_windows(lock.time_slots, arrival=ARRIVAL, departure=reservation.departure, now=LONG_AGO)
-    code = access_code_request(reservation=reservation, window=window)
+    code = access_code_request(reservation=reservation, lock=lock, window=window)
     AccessCode.objects.filter(pk=code.pk).update(**{"status": Status.WAITING, **fields})
     code.refresh_from_db()
     return code

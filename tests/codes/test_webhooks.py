@@ -67,7 +67,7 @@ def request_code(client: SeamClient, *, sync: bool = True) -> AccessCode:
     reservation = make_reservation(door, arrival=arrival)
     windows = offer_windows(door.time_slots, arrival=arrival, departure=reservation.departure, now=timezone.now())
     window = next(w for w in windows if w.slot_name == SLOT)
-    return access_code_request(reservation=reservation, window=window)
+    return access_code_request(reservation=reservation, lock=door, window=window)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ django.setup()
 from django.contrib.auth import get_user_model
 from properties.models import Site
 from locks.models import Lock
+from properties.models import Unit, UnitDoor
 from tests.builders import LA_SLOTS
 site = Site.objects.create(name="Ocean", timezone="America/Los_Angeles")
 lock = Lock.objects.create(site=site, name="Room 101", seam_device_id="dev-1", timezone=site.timezone,
@@ -38,7 +39,9 @@ lock = Lock.objects.create(site=site, name="Room 101", seam_device_id="dev-1", t
 for name in ("ana", "ben", "cho", "dev"):
     user = get_user_model().objects.create_user(username=name, password=%r)
     user.sites.add(site)
-print(site.pk, lock.pk)
+unit = Unit.objects.create(site=site, name="Room 101")
+UnitDoor.objects.create(unit=unit, lock=lock)
+print(site.pk, unit.pk, lock.pk)
 """
 
 COUNT = """
@@ -64,8 +67,8 @@ def _python(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[tuple[str, int, int, dict[str, str]]]:
-    """`manage.py runserver` on a fresh SQLite file with no other settings; (url, site, door, env)."""
+def sqlite_server(tmp_path: Path) -> Iterator[tuple[str, int, tuple[int, int], dict[str, str]]]:
+    """`manage.py runserver` on a fresh SQLite file with no other settings; (url, site, (unit, door), env)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -74,7 +77,7 @@ def sqlite_server(tmp_path: Path) -> Iterator[tuple[str, int, int, dict[str, str
         "PYTHONPATH": str(ROOT),
     }
     _python(env, "manage.py", "migrate", "--noinput")
-    site_id, lock_id = map(int, _python(env, "-c", SEED % PASSWORD).split())
+    site_id, unit_id, lock_id = map(int, _python(env, "-c", SEED % PASSWORD).split())
     port = _free_port()
     log = (tmp_path / "runserver.log").open("w")
     server = subprocess.Popen(
@@ -95,7 +98,7 @@ def sqlite_server(tmp_path: Path) -> Iterator[tuple[str, int, int, dict[str, str
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
-        yield url, site_id, lock_id, env
+        yield url, site_id, (unit_id, lock_id), env
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -122,7 +125,7 @@ def _first_choice(page: str, name: str) -> str:
 
 
 def test_four_people_booking_at_once_all_get_their_booking(sqlite_server):
-    url, site_id, lock_id, env = sqlite_server
+    url, site_id, (unit_id, lock_id), env = sqlite_server
     people = ["ana", "ben", "cho", "dev"]
     bookings_each = 3
     start = threading.Barrier(len(people))
@@ -133,9 +136,9 @@ def test_four_people_booking_at_once_all_get_their_booking(sqlite_server):
         plans = []
         for i in range(bookings_each):
             arrival = FIRST_ARRIVAL + timedelta(days=7 * (offset * bookings_each + i))
-            stay = {"site": site_id, "lock": lock_id, "arrival": arrival, "departure": arrival + timedelta(days=3)}
+            stay = {"site": site_id, "unit": unit_id, "arrival": arrival, "departure": arrival + timedelta(days=3)}
             page = session.get(f"{url}/reservations/new/choices/", params=stay, timeout=30).text
-            plans.append({**stay, "window": _first_choice(page, "window")})
+            plans.append({**stay, f"plan_{lock_id}": _first_choice(page, f"plan_{lock_id}")})
         start.wait()
         for plan in plans:
             response = session.post(
@@ -164,16 +167,16 @@ def test_four_people_booking_at_once_all_get_their_booking(sqlite_server):
 
 
 def test_two_tabs_changing_one_stay_one_wins_and_the_other_is_told(sqlite_server):
-    url, site_id, lock_id, env = sqlite_server
+    url, site_id, (unit_id, lock_id), env = sqlite_server
     session = _logged_in(url, "ana")
     arrival = FIRST_ARRIVAL
-    stay = {"site": site_id, "lock": lock_id, "arrival": arrival, "departure": arrival + timedelta(days=3)}
+    stay = {"site": site_id, "unit": unit_id, "arrival": arrival, "departure": arrival + timedelta(days=3)}
     page = session.get(f"{url}/reservations/new/choices/", params=stay, timeout=30).text
     booked = session.post(
         f"{url}/reservations/new/",
         data={
             **stay,
-            "window": _first_choice(page, "window"),
+            f"plan_{lock_id}": _first_choice(page, f"plan_{lock_id}"),
             "guest_name": "Ana",
             "guest_email": "ana@example.com",
             "csrfmiddlewaretoken": session.cookies["csrftoken"],
@@ -187,7 +190,7 @@ def test_two_tabs_changing_one_stay_one_wins_and_the_other_is_told(sqlite_server
     assert reservation_id, "the booking's page link is missing"
     change_url = f"{url}/reservations/{reservation_id.group(1)}/change/"
     new_dates = {"arrival": arrival.isoformat(), "departure": (arrival + timedelta(days=5)).isoformat()}
-    key = _first_choice(session.get(change_url, params=new_dates, timeout=30).text, "plan")
+    key = _first_choice(session.get(change_url, params=new_dates, timeout=30).text, f"plan_{lock_id}")
     tabs = [_logged_in(url, "ana"), _logged_in(url, "ana")]
     start = threading.Barrier(len(tabs))
     responses: list[requests.Response] = []
@@ -197,7 +200,7 @@ def test_two_tabs_changing_one_stay_one_wins_and_the_other_is_told(sqlite_server
         responses.append(
             tab.post(
                 change_url,
-                data={**new_dates, "plan": key, "csrfmiddlewaretoken": tab.cookies["csrftoken"]},
+                data={**new_dates, f"plan_{lock_id}": key, "csrfmiddlewaretoken": tab.cookies["csrftoken"]},
                 headers={"Referer": change_url},
                 allow_redirects=False,
                 timeout=60,

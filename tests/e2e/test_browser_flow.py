@@ -29,7 +29,7 @@ from locks.seam import SeamClient
 from locks.services import locks_sync
 from properties.models import Site
 from simulator import demo
-from tests.builders import book
+from tests.builders import book, unit_of
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -76,6 +76,8 @@ def app_stack(
         setattr(settings, name, value)
 
     locks_sync(client=SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=5.0))
+    for lock in Lock.objects.all():
+        unit_of(lock)
     make_user("demo", SITE)
     make_user("harbour", OTHER_SITE)
 
@@ -140,15 +142,13 @@ def test_staff_book_a_stay_and_email_its_code_and_other_sites_see_nothing(
     zone = ZoneInfo(demo.OCEAN_BEACH.iana_timezone)
     arrival = timezone.now().astimezone(zone).date() + timedelta(days=5)
     departure = arrival + timedelta(days=3)
-    page.get_by_label("Site").select_option(label=SITE)
-    wait_for_htmx(page)
     page.get_by_label("Guest name").fill(GUEST_NAME)
     page.get_by_label("Guest email").fill(GUEST_EMAIL)
     page.get_by_label("Arrival").fill(arrival.isoformat())
     wait_for_htmx(page)
     page.get_by_label("Departure").fill(departure.isoformat())
     wait_for_htmx(page)
-    page.get_by_label("Door").select_option(label=DOOR)
+    page.get_by_label("Unit").select_option(label=DOOR)
     wait_for_htmx(page)
 
     window = page.locator("#reservation-choices").get_by_role("radio").first
@@ -157,7 +157,7 @@ def test_staff_book_a_stay_and_email_its_code_and_other_sites_see_nothing(
     abbreviation = datetime.combine(arrival, wall_time(12), tzinfo=zone).tzname()
     assert f"({demo.OCEAN_BEACH.iana_timezone}, {abbreviation}" in window_label, window_label
     window.check()
-    page.get_by_role("button", name="Save reservation and create code").click()
+    page.get_by_role("button", name="Save reservation and create codes").click()
     submitted = time.monotonic()
 
     expect(page.get_by_role("alert").filter(has_text=f"Reservation for {GUEST_NAME} saved")).to_be_visible()
@@ -282,10 +282,10 @@ def test_staff_extend_a_stay_then_cancel_it_and_the_live_codes_wait_in_the_ledge
     page.get_by_role("link", name="Change dates").click()
     page.get_by_label("Departure").fill((arrival + timedelta(days=5)).isoformat())
     page.get_by_role("button", name="Show what happens to the codes").click()
-    choice = page.get_by_test_id("change-plan").filter(has_text="Guest 15:00-11:00").first
+    choice = page.get_by_test_id("door-plan").filter(has_text="Guest 15:00-11:00").first
     expect(choice).to_contain_text("Keep the guest's code and add 1 continuation code")
     expect(choice).to_contain_text("so access never has a gap")
-    choice.get_by_role("radio").check()
+    expect(choice.get_by_role("radio")).to_be_checked()  # it keeps the door's level: preselected
     screenshot(page, "06-change-dates.png")
     page.get_by_role("button", name="Change the dates").click()
     expect(page.get_by_role("alert").filter(has_text="Dates changed.")).to_be_visible()

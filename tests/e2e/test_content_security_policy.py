@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from codes.models import AccessCode
-from tests.builders import book, make_lock, make_site
+from tests.builders import book, make_lock, make_site, unit_of
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -61,10 +61,9 @@ def test_the_staff_pages_and_the_admin_break_no_rule_of_the_policy(page, live_se
     # The booking form asks for the door's windows when the door and dates are chosen.
     arrival = timezone.now().date() + timedelta(days=40)
     browser.goto(f"{base}/reservations/new/")
-    browser.get_by_label("Site").select_option(str(site.pk))
     browser.get_by_label("Arrival").fill(arrival.isoformat())
     browser.get_by_label("Departure").fill((arrival + timedelta(days=3)).isoformat())
-    browser.get_by_label("Door").select_option(str(lock.pk))
+    browser.get_by_label("Unit").select_option(str(unit_of(lock).pk))
     expect(browser.get_by_role("radio").first).to_be_visible()
 
     browser.goto(f"{base}/reservations/{code.reservation_id}/change/")

@@ -13,7 +13,7 @@ from codes.models import AccessCode
 from codes.stays import reservation_change_dates, reservation_create
 from codes.window_reasons import explain_no_windows
 from properties.models import Reservation
-from tests.builders import LA_SLOTS, book, make_lock, make_site, make_staff
+from tests.builders import LA_SLOTS, book, make_lock, make_site, make_staff, unit_of
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def door(client):
 def choices(client, door, arrival: str, departure: str):
     response = client.get(
         reverse("reservation_form_choices"),
-        {"site": door.site_id, "lock": door.pk, "arrival": arrival, "departure": departure},
+        {"site": door.site_id, "unit": unit_of(door).pk, "arrival": arrival, "departure": departure},
     )
     assert response.status_code == 200
     return response.content.decode()
@@ -46,7 +46,7 @@ def test_a_stay_in_year_9999_is_refused_with_a_message(client, door):
 def test_a_ten_thousand_year_stay_is_refused_before_any_planning(client, door):
     response = client.get(
         reverse("reservation_form_choices"),
-        {"site": door.site_id, "lock": door.pk, "arrival": "2027-01-01", "departure": "9000-12-20"},
+        {"site": door.site_id, "unit": unit_of(door).pk, "arrival": "2027-01-01", "departure": "9000-12-20"},
     )
 
     assert response.status_code == 200
@@ -60,12 +60,12 @@ def test_posting_a_booking_in_year_9999_shows_the_error_on_the_arrival(client, d
         reverse("reservation_create"),
         {
             "site": door.site_id,
-            "lock": door.pk,
+            "unit": unit_of(door).pk,
             "guest_name": "Ana Souza",
             "guest_email": "ana@example.com",
             "arrival": "9999-12-20",
             "departure": "9999-12-30",
-            "window": "forged",
+            f"plan_{door.pk}": "forged",
         },
     )
 
@@ -79,13 +79,11 @@ def test_the_service_refuses_a_stay_longer_than_the_maximum_before_making_anythi
 
     with pytest.raises(Refused, match="at most 365 nights"):
         reservation_create(
-            site=door.site,
-            lock=door,
+            unit=unit_of(door),
             guest_name="Ana",
             guest_email="ana@example.com",
             arrival=arrival,
             departure=arrival + timedelta(days=366),
-            plan_key="any",
         )
     assert not AccessCode.objects.exists()
 
@@ -102,7 +100,7 @@ def test_by_default_arrivals_open_two_years_ahead_and_a_mistyped_year_is_caught(
 
     page = choices(client, door, near.isoformat(), (near + timedelta(days=3)).isoformat())
     assert "too far ahead" not in page
-    assert 'name="window"' in page
+    assert f'name="plan_{door.pk}"' in page
 
 
 @pytest.mark.parametrize(
@@ -121,7 +119,7 @@ def test_changing_to_impossible_dates_shows_the_error_instead_of_a_blank_page(
     url = reverse("reservation_change", args=[code.reservation_id])
 
     shown = client.get(url, {"arrival": arrival, "departure": departure})
-    posted = client.post(url, {"arrival": arrival, "departure": departure, "plan": "x"})
+    posted = client.post(url, {"arrival": arrival, "departure": departure, f"plan_{door.pk}": "x"})
 
     for response in (shown, posted):
         assert response.status_code == 200
@@ -137,7 +135,6 @@ def test_the_service_refuses_a_change_to_year_9999(door):
             reservation=code.reservation,
             arrival=date(9999, 12, 20),
             departure=date(9999, 12, 30),
-            plan_key="anything",
         )
 
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from codes.models import AccessCode
 from locks.models import Lock
 from properties.models import Reservation
-from tests.builders import book, make_lock, make_site, make_staff
+from tests.builders import book, first_choice, make_lock, make_site, make_staff, unit_of
 
 pytestmark = pytest.mark.django_db
 
@@ -44,9 +44,9 @@ def test_changing_dates_shows_what_happens_to_the_codes_then_applies_the_choice(
 
     assert "Keep the guest&#x27;s code and add 1 continuation code" in page
     assert "overlapping the current code so access never has a gap" in page
-    key = page.split('name="plan" id="plan-1" value="')[1].split('"')[0]
+    key = first_choice(page, f"plan_{lock.pk}")
 
-    response = client.post(url, {"arrival": "2030-09-10", "departure": "2030-09-18", "plan": key})
+    response = client.post(url, {"arrival": "2030-09-10", "departure": "2030-09-18", f"plan_{lock.pk}": key})
 
     assert response.status_code == 302
     codes = AccessCode.objects.filter(reservation=code.reservation_id).order_by("starts_at")
@@ -64,11 +64,11 @@ def test_a_forged_plan_is_refused_with_a_message(client, ocean):
 
     response = client.post(
         reverse("reservation_change", args=[code.reservation_id]),
-        {"arrival": "2030-09-10", "departure": "2030-09-18", "plan": "extend|1||forged"},
+        {"arrival": "2030-09-10", "departure": "2030-09-18", f"plan_{lock.pk}": "extend|1||forged"},
     )
 
     assert response.status_code == 200
-    assert "no longer offered" in response.content.decode()
+    assert "not offered for Room 101 and these dates (any more)" in response.content.decode()
     assert AccessCode.objects.count() == 1
 
 
@@ -118,7 +118,7 @@ def test_a_long_stay_shows_its_chain_before_anything_is_created(client, ocean):
 
     page = client.get(
         reverse("reservation_form_choices"),
-        {"site": site.pk, "lock": lock.pk, "arrival": "2030-10-20", "departure": "2031-01-03"},
+        {"site": site.pk, "unit": unit_of(lock).pk, "arrival": "2030-10-20", "departure": "2031-01-03"},
     ).content.decode()
 
     assert "a chain of 3 codes" in page
@@ -135,13 +135,13 @@ def test_a_door_whose_zones_disagree_offers_no_window_and_the_dashboard_says_why
 
     choices = client.get(
         reverse("reservation_form_choices"),
-        {"site": site.pk, "lock": lock.pk, "arrival": "2030-09-10", "departure": "2030-09-13"},
+        {"site": site.pk, "unit": unit_of(lock).pk, "arrival": "2030-09-10", "departure": "2030-09-13"},
     ).content.decode()
     refusal = (
         "No codes can be made for Room 101 until its time zones agree. The lock&#x27;s time zone (America/Denver)"
     )
     assert refusal in choices
-    assert 'name="window"' not in choices
+    assert f'name="plan_{lock.pk}"' not in choices
 
     dashboard = client.get(reverse("home")).content.decode()
     assert refusal in dashboard
@@ -205,7 +205,7 @@ def test_an_extension_asked_too_late_for_a_continuation_says_what_to_do(client, 
 
     assert "The guest&#x27;s code works until Sun 15 Sep 11:00 (America/Los_Angeles, PDT)" in page
     assert "Book the extra nights as a new reservation" in page
-    assert 'name="plan"' not in page
+    assert 'name="plan_' not in page
 
 
 def test_shortening_says_so_in_one_sentence(client, ocean):
@@ -214,9 +214,9 @@ def test_shortening_says_so_in_one_sentence(client, ocean):
     client.force_login(make_staff("demo", site))
     url = reverse("reservation_change", args=[code.reservation_id])
     shorter = {"arrival": "2030-09-10", "departure": "2030-09-13"}
-    key = client.get(url, shorter).content.decode().split('name="plan" id="plan-1" value="')[1].split('"')[0]
+    key = first_choice(client.get(url, shorter).content.decode(), f"plan_{lock.pk}")
 
-    detail = client.post(url, {**shorter, "plan": key}, follow=True).content.decode()
+    detail = client.post(url, {**shorter, f"plan_{lock.pk}": key}, follow=True).content.decode()
 
     assert "no new code is needed (a code cannot be shortened)." in detail
     assert ").." not in detail

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from django import forms
@@ -11,7 +11,7 @@ from codes.stays import reservation_create
 from codes.windows import offer_windows
 from front.forms import ReservationForm
 from properties.models import Reservation
-from tests.builders import LA_SLOTS, book, make_lock, make_site, make_staff
+from tests.builders import LA_SLOTS, book, make_lock, make_site, make_staff, unit_of
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,8 @@ DAILY_SLOT = {
 
 
 def window_choices(form: ReservationForm) -> list[tuple[str, str]]:
-    field = form.fields["window"]
+    [name] = [name for name in form.fields if name.startswith("plan_")]
+    field = form.fields[name]
     assert isinstance(field, forms.ChoiceField)
     return list(field.choices)  # type: ignore[arg-type]
 
@@ -36,29 +37,31 @@ def door():
     return make_lock(make_site(), time_slots=[*LA_SLOTS, DAILY_SLOT])
 
 
-def form_data(door, **overrides):
+def form_data(door, window=None, **overrides):
     data = {
         "site": door.site_id,
-        "lock": door.pk,
+        "unit": unit_of(door).pk,
         "guest_name": "Ana Souza",
         "guest_email": "ana@example.com",
         "arrival": "2030-11-01",
         "departure": "2030-11-05",
     }
     data.update(overrides)
+    if window is not None:
+        data[f"plan_{door.pk}"] = window
     return data
 
 
 def form_with_offer(door, data, *, now=NOW, user=None):
-    """The form as the view builds it: the door's offer for the dates typed, as its choices."""
+    """The form as the view builds it: the unit's offer for the dates typed, as its choices."""
     form = ReservationForm(data, user=user or make_staff("demo", door.site))
     offer = stay_offer(
-        lock=door,
+        unit=unit_of(door),
         arrival=date.fromisoformat(data["arrival"]),
         departure=date.fromisoformat(data["departure"]),
         now=now,
     )
-    form.offer_windows(offer)
+    form.offer_plans(offer)
     return form, offer
 
 
@@ -74,12 +77,26 @@ def test_the_form_offers_exactly_the_windows_of_the_helper(door):
 
 def test_a_valid_choice_is_the_offered_plan(door):
     window = offer_windows(door.time_slots, arrival=date(2030, 11, 1), departure=date(2030, 11, 5), now=NOW)[0]
-    form, offer = form_with_offer(door, {**form_data(door), "window": window.key})
+    form, offer = form_with_offer(door, form_data(door, window=window.key))
 
     assert form.is_valid(), form.errors
-    plan = offer.plan(form.cleaned_data["window"])
+    plan = offer.doors[0].plan(form.plan_keys()[door.pk])
     assert plan is not None
     assert plan.windows == (window,)
+
+
+def test_the_window_closest_to_the_units_standard_times_is_preselected(door):
+    # The unit checks in at 15:00 and out at 11:00: of "Guest 15:00-11:00" and "Daily 14:00".
+    form, offer = form_with_offer(door, form_data(door))
+
+    [choice] = offer.doors
+    assert getattr(choice.plan(choice.preselected), "slot_name", None) == "Guest 15:00-11:00"
+    assert form[f"plan_{door.pk}"].initial == choice.preselected
+    unit = unit_of(door)
+    unit.check_in_time, unit.check_out_time = time(14), time(14)
+    unit.save()
+    later = stay_offer(unit=unit, arrival=date(2030, 11, 1), departure=date(2030, 11, 5), now=NOW).doors[0]
+    assert getattr(later.plan(later.preselected), "slot_name", None) == "Daily 14:00"
 
 
 def test_a_tampered_window_is_refused_with_a_message(door):
@@ -87,7 +104,7 @@ def test_a_tampered_window_is_refused_with_a_message(door):
     form, _ = form_with_offer(door, form_data(door, window=tampered))
 
     assert not form.is_valid()
-    assert "not offered for this door and these dates" in form.errors["window"][0]
+    assert "not offered for Room 101 and these dates" in form.errors[f"plan_{door.pk}"][0]
 
 
 def test_a_window_offered_earlier_but_started_since_is_refused_by_the_service(door):
@@ -95,15 +112,14 @@ def test_a_window_offered_earlier_but_started_since_is_refused_by_the_service(do
     window = offer_windows(door.time_slots, arrival=date(2030, 9, 1), departure=date(2030, 9, 3), now=early)[0]
     late = datetime(2030, 9, 1, 23, 0, tzinfo=UTC)  # 16:00 in Los Angeles, after the 15:00 check-in
 
-    with pytest.raises(Refused, match="not offered for this door and these dates"):
+    with pytest.raises(Refused, match="cannot get working codes on every door"):
         reservation_create(
-            site=door.site,
-            lock=door,
+            unit=unit_of(door),
             guest_name="Ana Souza",
             guest_email="ana@example.com",
             arrival=date(2030, 9, 1),
             departure=date(2030, 9, 3),
-            plan_key=window.key,
+            plan_keys={door.pk: window.key},
             now=late,
         )
     assert not Reservation.objects.exists()
@@ -112,30 +128,31 @@ def test_a_window_offered_earlier_but_started_since_is_refused_by_the_service(do
 def test_an_empty_offer_says_why(door):
     arrival = NOW.date() - timedelta(days=3)
 
-    offer = stay_offer(lock=door, arrival=arrival, departure=arrival + timedelta(days=5), now=NOW)
+    offer = stay_offer(unit=unit_of(door), arrival=arrival, departure=arrival + timedelta(days=5), now=NOW)
 
-    assert offer.plans == []
-    assert any("has already passed" in reason for reason in offer.reasons)
+    assert offer.doors[0].plans == []
+    assert any("has already passed" in reason for reason in offer.doors[0].reasons)
+    assert "Room 101: " in offer.refusals[0]
 
 
 def test_a_door_that_cannot_take_offline_codes_is_explained(door):
     door.can_program_offline_access_codes = False
     door.save()
 
-    offer = stay_offer(lock=door, arrival=date(2030, 11, 1), departure=date(2030, 11, 5), now=NOW)
+    offer = stay_offer(unit=unit_of(door), arrival=date(2030, 11, 1), departure=date(2030, 11, 5), now=NOW)
 
-    assert offer.plans == []
-    assert "cannot take offline codes" in offer.reasons[0]
+    assert offer.doors[0].plans == []
+    assert "cannot take offline codes" in offer.doors[0].reasons[0]
 
 
-def test_staff_cannot_book_a_door_of_another_site(door):
+def test_staff_cannot_book_a_unit_of_another_site(door):
     other_site = make_site("Harbour View", "Australia/Sydney")
     form = ReservationForm(form_data(door), user=make_staff("harbour", other_site))
 
     assert not form.is_valid()
     assert "site" in form.errors
-    assert "lock" in form.errors
-    assert form.stay_so_far() is None, "nothing is offered for a door the person may not book"
+    assert "unit" in form.errors
+    assert form.stay_so_far() is None, "nothing is offered for a unit the person may not book"
 
 
 def test_posting_the_form_saves_the_stay_and_a_pending_code_for_the_window(client, door):
@@ -163,7 +180,7 @@ def test_posting_a_tampered_window_saves_nothing(client, door):
     response = client.post(reverse("reservation_create"), form_data(door, window="forged|x|y"))
 
     assert response.status_code == 200
-    assert b"not offered for this door" in response.content
+    assert b"not offered for Room 101 and these dates" in response.content
     assert not Reservation.objects.exists()
     assert not AccessCode.objects.exists()
 
@@ -188,7 +205,7 @@ def test_the_htmx_refresh_shows_no_errors_on_a_form_nobody_submitted(client, doo
 
     response = client.get(
         reverse("reservation_form_choices"),
-        {"site": door.site_id, "lock": door.pk, "arrival": "2031-03-03", "departure": "2031-03-06"},
+        {"site": door.site_id, "unit": unit_of(door).pk, "arrival": "2031-03-03", "departure": "2031-03-06"},
         headers={"HX-Request": "true"},
     )
 

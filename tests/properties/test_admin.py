@@ -6,7 +6,7 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from properties.models import Reservation, Site
-from tests.builders import make_lock, make_reservation, make_site, make_staff
+from tests.builders import make_lock, make_reservation, make_site, make_staff, make_unit
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def staff_of(reservation: Reservation, *codenames: str) -> User:
 def form_post(reservation: Reservation, **changes: object) -> dict[str, object]:
     data: dict[str, object] = {
         "site": reservation.site_id,
-        "lock": reservation.lock_id,
+        "unit": reservation.unit_id,
         "guest_name": reservation.guest_name,
         "guest_email": reservation.guest_email,
         "arrival": reservation.arrival.isoformat(),
@@ -85,57 +85,62 @@ def test_a_forged_edit_of_another_sites_stay_changes_nothing(client, ours_and_th
     assert theirs.guest_name == "Ben Theirs"
 
 
-def test_adding_a_stay_offers_only_the_users_sites_and_doors(client, ours_and_theirs):
+def test_adding_a_stay_offers_only_the_users_sites_units_and_doors(client, ours_and_theirs):
     ours, _ = ours_and_theirs
-    client.force_login(staff_of(ours, "view_site", "view_lock", "view_reservation", "add_reservation"))
+    client.force_login(staff_of(ours, "view_site", "view_unit", "view_lock", "view_reservation", "add_reservation"))
 
     form = client.get(reverse("admin:properties_reservation_add")).context["adminform"].form
     autocomplete = client.get(
         reverse("admin:autocomplete"),
         {"app_label": "properties", "model_name": "reservation", "field_name": "site", "term": ""},
     ).json()
+    units = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "properties", "model_name": "reservation", "field_name": "unit", "term": ""},
+    ).json()
     door_popup = client.get(reverse("admin:locks_lock_changelist"), {"_to_field": "id", "_popup": "1"})
 
     assert list(form.fields["site"].queryset) == [ours.site]
-    assert list(form.fields["lock"].queryset) == [ours.lock]
+    assert list(form.fields["unit"].queryset) == [ours.unit]
     assert [r["text"] for r in autocomplete["results"]] == ["Ocean Beach Vacations"]
-    assert [lock.pk for lock in door_popup.context["cl"].result_list] == [ours.lock_id]
+    assert [r["text"] for r in units["results"]] == ["Room 101"]
+    assert [lock.pk for lock in door_popup.context["cl"].result_list] == [ours.unit.doors.get().pk]
 
 
-def test_a_stay_forged_for_another_sites_door_is_refused(client, ours_and_theirs):
+def test_a_stay_forged_for_another_sites_unit_is_refused(client, ours_and_theirs):
     ours, theirs = ours_and_theirs
     client.force_login(staff_of(ours, "view_reservation", "add_reservation"))
 
     response = client.post(reverse("admin:properties_reservation_add"), form_post(theirs, guest_name="Forged"))
 
     assert response.status_code == 200
-    assert set(response.context["adminform"].form.errors) == {"site", "lock"}
+    assert set(response.context["adminform"].form.errors) == {"site", "unit"}
     assert not Reservation.objects.filter(guest_name="Forged").exists()
 
     client.post(reverse("admin:properties_reservation_add"), form_post(ours, guest_name="Allowed"))
-    assert Reservation.objects.get(guest_name="Allowed").lock == ours.lock
+    assert Reservation.objects.get(guest_name="Allowed").unit == ours.unit
 
 
-def test_a_saved_stays_site_and_door_are_read_only(client, ours_and_theirs):
+def test_a_saved_stays_site_and_unit_are_read_only(client, ours_and_theirs):
     ours, _ = ours_and_theirs
-    other_door = make_lock(ours.site, "Room 102")
+    other_unit = make_unit(ours.site, "Room 102", make_lock(ours.site, "Room 102"))
     client.force_login(make_staff("root", superuser=True))
 
     change_page = client.get(reverse("admin:properties_reservation_change", args=[ours.pk])).content.decode()
     add_page = client.get(reverse("admin:properties_reservation_add")).content.decode()
     client.post(
         reverse("admin:properties_reservation_change", args=[ours.pk]),
-        form_post(ours, lock=other_door.pk, guest_name="Ana Renamed"),
+        form_post(ours, unit=other_unit.pk, guest_name="Ana Renamed"),
     )
 
-    assert 'name="lock"' not in change_page
+    assert 'name="unit"' not in change_page
     assert 'name="site"' not in change_page
     assert "Room 101" in change_page
-    assert 'name="lock"' in add_page
+    assert 'name="unit"' in add_page
     assert 'name="site"' in add_page
     ours.refresh_from_db()
     assert ours.guest_name == "Ana Renamed"
-    assert ours.lock.name == "Room 101"
+    assert ours.unit.name == "Room 101"
 
 
 def test_only_a_superuser_changes_who_is_staff_of_a_site(client, ours_and_theirs):

@@ -15,7 +15,7 @@ from codes.errors import Refused
 from codes.models import AccessCode
 from codes.offers import change_offer, stay_offer
 from codes.stays import reservation_change_dates
-from tests.builders import book, make_lock, make_site
+from tests.builders import book, make_lock, make_site, unit_of
 from tests.conftest import skip_or_fail
 
 BOOKINGS_AT_ONCE = 6
@@ -65,7 +65,7 @@ def _all_at_once(work, count: int) -> tuple[int, list[str]]:
 
 def test_bookings_at_once_on_the_last_place_let_exactly_one_through(nearly_full_door):
     lock, arrival = nearly_full_door
-    key = stay_offer(lock=lock, arrival=arrival, departure=arrival + timedelta(days=3)).plans[0].key
+    key = stay_offer(unit=unit_of(lock), arrival=arrival, departure=arrival + timedelta(days=3)).doors[0].plans[0].key
 
     def book_one(i: int) -> None:
         book(lock, arrival=arrival, guest_name=f"Guest {i}", plan_key=key)
@@ -94,12 +94,12 @@ def test_date_changes_at_once_on_the_last_place_let_exactly_one_through(nearly_f
     moves = []
     for stay in stays:
         new = (stay.arrival + timedelta(days=60), stay.departure + timedelta(days=60))
-        plan = change_offer(reservation=stay, arrival=new[0], departure=new[1]).plans[0]
-        moves.append((stay, new, plan.key))
+        plan = change_offer(reservation=stay, arrival=new[0], departure=new[1]).doors[0].plans[0]
+        moves.append((stay, new, {lock.pk: plan.key}))
 
     def move(i: int) -> None:
-        stay, (new_arrival, new_departure), key = moves[i]
-        reservation_change_dates(reservation=stay, arrival=new_arrival, departure=new_departure, plan_key=key)
+        stay, (new_arrival, new_departure), keys = moves[i]
+        reservation_change_dates(reservation=stay, arrival=new_arrival, departure=new_departure, plan_keys=keys)
 
     went_through, refused = _all_at_once(move, BOOKINGS_AT_ONCE)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from locks.seam import SeamError, SeamTransientError
 from locks.services import locks_sync
-from properties.models import Reservation, Site
+from properties.models import Reservation, Site, Unit, UnitDoor
 
 DEMO_ADMIN = ("admin", "oracode-admin")
 DEMO_STAFF = ("demo", "oracode-demo")
@@ -83,11 +83,14 @@ class Command(BaseCommand):
             lock = site.locks.filter(can_program_offline_access_codes=True).order_by("name").first()
             if lock is None:
                 continue
+            unit, created = Unit.objects.get_or_create(site=site, name=lock.name)
+            if created:
+                UnitDoor.objects.create(unit=unit, lock=lock)
             for name, email, in_days, nights in DEMO_GUESTS:
                 arrival = today + timedelta(days=in_days)
                 Reservation.objects.get_or_create(
                     site=site,
-                    lock=lock,
+                    unit=unit,
                     guest_email=email,
                     arrival=arrival,
                     defaults={"guest_name": name, "departure": arrival + timedelta(days=nights)},
