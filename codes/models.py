@@ -186,6 +186,7 @@ class AccessCodeEvent(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged by staff"
         WINDOW_MISMATCH = "window_mismatch", "Seam made another window than asked"
         ALERTED = "alerted", "Staff alerted"
+        GUEST_CHANGED = "guest_changed", "Guest details corrected"
 
     access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(auto_now_add=True)

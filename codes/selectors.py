@@ -1,10 +1,15 @@
 """Reads for the staff pages: every query that takes a person is limited to the sites they may see."""
 
 from datetime import date, datetime
+from functools import reduce
+from operator import or_
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import models
+from django.db.models import Exists, OrderBy, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -43,12 +48,17 @@ def access_code_with_history(*, pk: int) -> AccessCode:
     return _codes_newest_first(with_history=True).select_related("reservation__site", "lock").get(pk=pk)
 
 
+def stay_lead(*, reservation: Reservation) -> AccessCode | None:
+    """The stay's first current code: the one that carries the stay's email, which lists every
+    current code (one email per stay, not one per code of a chain); None without current codes."""
+    current = AccessCode.objects.current().filter(reservation=reservation)
+    return next(iter(walking_order(current, reservation.unit)), None)
+
+
 def is_stay_lead(code: AccessCode) -> bool:
-    """Whether ``code`` is its stay's first current code: the one that carries the stay's email,
-    which lists every current code (one email per stay, not one per code of a chain)."""
-    current = AccessCode.objects.current().filter(reservation_id=code.reservation_id)
-    in_order = walking_order(current, code.reservation.unit)
-    return bool(in_order) and in_order[0].pk == code.pk
+    """Whether ``code`` is its stay's first current code (see ``stay_lead``)."""
+    lead = stay_lead(reservation=code.reservation)
+    return lead is not None and lead.pk == code.pk
 
 
 def reservation_for_user(*, user: User, pk: int) -> Reservation:
@@ -62,6 +72,67 @@ def reservation_for_user(*, user: User, pk: int) -> Reservation:
     )
 
 
+class ReservationSort(models.TextChoices):
+    """How the reservation list is ordered; the query string picks one of these, never a column."""
+
+    ARRIVAL_NEWEST = "arrival_desc", "Newest arrivals first"
+    ARRIVAL = "arrival", "Arrival, earliest first"
+    GUEST = "guest", "Guest name"
+    BOOKED = "booked", "Recently booked"
+
+
+# Each ends on the primary key: rows that tie must keep one order, or a stay could show on two
+# pages of the list, or on none.
+_ORDERINGS: dict[str, tuple[str | OrderBy, ...]] = {
+    ReservationSort.ARRIVAL_NEWEST: ("-arrival", Lower("guest_name").asc(), "-pk"),
+    ReservationSort.ARRIVAL: ("arrival", Lower("guest_name").asc(), "pk"),
+    ReservationSort.GUEST: (Lower("guest_name").asc(), "arrival", "pk"),
+    ReservationSort.BOOKED: ("-created_at", "-pk"),
+}
+
+
+class StayFilter(models.TextChoices):
+    """Where a stay stands today, in its site's own time zone."""
+
+    IN_HOUSE = "in_house", "In house now"
+    ARRIVING = "arriving", "Arriving today"
+    DEPARTING = "departing", "Departing today"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+def site_today(site: Site, *, now: datetime | None = None) -> date:
+    """The date at the site now, by its own clocks: a stay's dates are the site's dates."""
+    return (now or timezone.now()).astimezone(ZoneInfo(site.timezone)).date()
+
+
+def _stays_on(stay: str, today: date) -> Q:
+    """The stays ``stay`` names on a site whose date is ``today``. A cancelled stay is nobody's
+    arrival, departure or guest in the house."""
+    standing = Q(cancelled_at__isnull=True)
+    if stay == StayFilter.IN_HOUSE:
+        # On its departure day a stay is leaving, not staying: "departing today" lists it.
+        return standing & Q(arrival__lte=today, departure__gt=today)
+    if stay == StayFilter.ARRIVING:
+        return standing & Q(arrival=today)
+    if stay == StayFilter.DEPARTING:
+        return standing & Q(departure=today)
+    raise ValueError(f"not a stay filter that depends on the day: {stay!r}")
+
+
+def _stays_on_each_sites_today(sites: QuerySet[Site], stay: str, now: datetime) -> Q:
+    """``stay`` on each site's own today, as one condition.
+
+    Sites may sit in different time zones, and at any instant some of them are on another date
+    than the others (Sydney's morning is Los Angeles' afternoon of the day before): each site is
+    asked about its own date, one condition per date the sites are on.
+    """
+    site_ids_by_day: dict[date, list[int]] = {}
+    for site in sites.only("pk", "timezone"):
+        site_ids_by_day.setdefault(site_today(site, now=now), []).append(site.pk)
+    conditions = [Q(site_id__in=ids) & _stays_on(stay, day) for day, ids in site_ids_by_day.items()]
+    return reduce(or_, conditions) if conditions else Q(pk__in=[])
+
+
 def reservations_for_user(
     *,
     user: User,
@@ -69,16 +140,29 @@ def reservations_for_user(
     arrival_from: date | None = None,
     arrival_to: date | None = None,
     state: str = "",
+    stay: str = "",
     search: str = "",
+    sort: str = ReservationSort.ARRIVAL_NEWEST,
+    now: datetime | None = None,
 ) -> QuerySet[Reservation]:
-    """Reservations on the person's sites with their codes prefetched (newest first), filtered."""
-    reservations = Reservation.objects.filter(site__in=sites_for_user(user=user))
+    """Reservations on the person's sites with their codes prefetched (newest first), filtered,
+    in the order ``sort`` names (a ``ReservationSort``; another value is a ``KeyError``).
+
+    ``stay`` (a ``StayFilter``) keeps the stays in house, arriving or departing today, each
+    site by its own date at ``now``, or the cancelled ones; ``state`` filters on the codes.
+    """
+    sites = sites_for_user(user=user)
     if site_id:
-        reservations = reservations.filter(site_id=site_id)
+        sites = sites.filter(pk=site_id)
+    reservations = Reservation.objects.filter(site__in=sites)
     if arrival_from:
         reservations = reservations.filter(arrival__gte=arrival_from)
     if arrival_to:
         reservations = reservations.filter(arrival__lte=arrival_to)
+    if stay == StayFilter.CANCELLED:
+        reservations = reservations.filter(cancelled_at__isnull=False)
+    elif stay:
+        reservations = reservations.filter(_stays_on_each_sites_today(sites, stay, now or timezone.now()))
     # Code conditions as EXISTS subqueries, not joins: a join would repeat a stay per code and
     # need DISTINCT, which makes the database compare every selected column of every row.
     codes = AccessCode.objects.filter(reservation=OuterRef("pk"))
@@ -96,7 +180,7 @@ def reservations_for_user(
     return (
         reservations.select_related("site", "unit")
         .prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first()), _UNIT_DOORS_IN_ORDER)
-        .order_by("arrival", "guest_name", "pk")
+        .order_by(*_ORDERINGS[sort])
     )
 
 

@@ -1,4 +1,5 @@
-"""Every write to a reservation: booking a stay, moving it to new dates, cancelling it.
+"""Every write to a reservation: booking a stay, moving it to new dates, cancelling it,
+correcting its guest's details.
 
 A reservation's dates decide its codes, so these writes live beside the codes they make. An
 Oracode code opens its door until it ends, whatever happens to the stay: a change never edits
@@ -16,6 +17,7 @@ never applied twice. Refusals are ``Refused``, with the words staff read.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.models import User
@@ -27,7 +29,7 @@ from codes.creating import access_code_request
 from codes.errors import Refused
 from codes.history import record
 from codes.localtime import format_date
-from codes.models import AccessCode, AccessCodeEvent
+from codes.models import AccessCode, AccessCodeEvent, CodeEmail
 from codes.offers import change_offer, stay_offer
 from codes.plans import ChangePlan, opens_outside_stay
 from locks.models import Lock
@@ -286,3 +288,66 @@ def ledger_acknowledge(*, access_code: AccessCode, user: User) -> AccessCode:
     ):
         record(access_code, Kind.ACKNOWLEDGED, f"Acknowledged by {user.get_username()}.", user=user)
     return AccessCode.objects.get(pk=access_code.pk)
+
+
+@dataclass(frozen=True)
+class GuestCorrection:
+    """What ``reservation_update_guest`` did: ``changes`` maps each field it changed
+    (``guest_name``, ``guest_email``) to its value before and after; ``earlier_email`` is the
+    stay's latest code email, sent or on its way, when it went to an address the guest no
+    longer has (it is not sent again on its own)."""
+
+    reservation: Reservation
+    changes: dict[str, tuple[str, str]]
+    earlier_email: CodeEmail | None
+
+
+@transaction.atomic
+def reservation_update_guest(
+    *, reservation: Reservation, guest_name: str, guest_email: str, user: User | None = None
+) -> GuestCorrection:
+    """Correct the guest's name and email address; returns what changed (nothing, when both are
+    as they were) and, after a new address, the code email that went to the old one.
+
+    The change is recorded in the history of each of the stay's current codes. No email is sent:
+    whether the guest should get the code at the new address is for staff to decide. Raises
+    ``Refused`` for a cancelled stay.
+    """
+    reservation = Reservation.objects.select_for_update().get(pk=reservation.pk)
+    if reservation.is_cancelled:
+        raise Refused("This reservation is cancelled; its guest details cannot change.")
+    changes = {
+        field: (before, after)
+        for field, after in (("guest_name", guest_name.strip()), ("guest_email", guest_email.strip()))
+        if (before := getattr(reservation, field)) != after
+    }
+    if not changes:
+        return GuestCorrection(reservation=reservation, changes={}, earlier_email=None)
+    for field, (_, after) in changes.items():
+        setattr(reservation, field, after)
+    reservation.full_clean()
+    reservation.save(update_fields=list(changes))
+
+    # The codes keep their names ("R<pk> <guest>"), old guest name and all. Seam knows a code
+    # by the name it was created under: after an ambiguous create (a timeout, a dead worker) the
+    # next attempt looks the code up on the door by that name, and a renamed row would miss it
+    # and create a second code, which could never be revoked. An Oracode code cannot be renamed
+    # at Seam either. Codes requested from now on carry the new name.
+    words = {"guest_name": "name", "guest_email": "email"}
+    said = "; ".join(f"{words[field]} {before} → {after}" for field, (before, after) in changes.items())
+    message = f"{said[:1].upper()}{said[1:]}. The code keeps its name at Seam."
+    for code in AccessCode.objects.current().filter(reservation=reservation).order_by("pk"):
+        record(code, Kind.GUEST_CHANGED, message, user=user)
+
+    earlier_email = None
+    if "guest_email" in changes:
+        # The latest email that reached (or is on its way to) the guest; a failed one did not.
+        latest = (
+            CodeEmail.objects.filter(access_code__reservation=reservation)
+            .exclude(status=CodeEmail.Status.FAILED)
+            .order_by("-requested_at", "-pk")
+            .first()
+        )
+        if latest is not None and latest.to_address != reservation.guest_email:
+            earlier_email = latest
+    return GuestCorrection(reservation=reservation, changes=changes, earlier_email=earlier_email)

@@ -1,5 +1,6 @@
-"""The staff pages that change things: book a stay, change its dates, cancel it, acknowledge a
-ledger code, and the actions on one code (reveal its PIN, email it, retry it).
+"""The staff pages that change things: book a stay, change its dates, correct its guest's
+details, cancel it, acknowledge a ledger code, and the actions on one code (reveal its PIN,
+email it, retry it).
 
 Each view checks access (another site's objects answer 404), binds its form, asks
 :mod:`codes.offers` what can be offered, calls one service, and shows the service's
@@ -21,18 +22,20 @@ from codes.creating import access_code_retry
 from codes.emails import code_email_request
 from codes.errors import Refused
 from codes.history import access_code_reveal
-from codes.models import AccessCode
+from codes.models import AccessCode, CodeEmail
 from codes.offers import ChangeOffer, StayOffer, change_offer, stay_offer
 from codes.plans import ChangePlan
 from codes.stays import (
+    GuestCorrection,
     ledger_acknowledge,
     reservation_cancel,
     reservation_change_dates,
     reservation_codes_create,
     reservation_create,
+    reservation_update_guest,
 )
 from config.queueing import watch_queueing
-from front.forms import CodesForm, ReservationChangeForm, ReservationForm, add_refusal
+from front.forms import CodesForm, GuestForm, ReservationChangeForm, ReservationForm, add_refusal
 from locks.models import Lock
 from properties.models import Reservation
 
@@ -212,6 +215,60 @@ def _dates_changed(chosen: list[tuple[Lock, ChangePlan]], *, queue_failed: bool)
     if queue_failed:
         return f"Dates changed. {said} {codes} will be created at Seam as soon as the task queue answers again."
     return f"Dates changed. {said} {codes} {'are' if added > 1 else 'is'} being created at Seam."
+
+
+@login_required
+def reservation_guest(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct the guest's name and email address. Nothing is emailed on its own: after a new
+    address, the notice says where the code email went and which button sends it to the new one."""
+    reservation = selectors.reservation_for_user(user=request.user, pk=pk)
+    if reservation.is_cancelled:
+        messages.error(request, "This reservation is cancelled; its guest details cannot change.")
+        return redirect("reservation_detail", pk=reservation.pk)
+    form = GuestForm(
+        request.POST or None, initial={"guest_name": reservation.guest_name, "guest_email": reservation.guest_email}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            correction = reservation_update_guest(
+                reservation=reservation,
+                guest_name=form.cleaned_data["guest_name"],
+                guest_email=form.cleaned_data["guest_email"],
+                user=staff_user(request),
+            )
+        except Refused as exc:
+            add_refusal(form, exc)
+        else:
+            _say_guest_corrected(request, correction)
+            return redirect("reservation_detail", pk=reservation.pk)
+    return render(request, "front/reservation_guest.html", {"form": form, "reservation": reservation})
+
+
+def _say_guest_corrected(request: HttpRequest, correction: GuestCorrection) -> None:
+    if not correction.changes:
+        messages.info(request, "Nothing to correct: the guest's name and email are as they were.")
+        return
+    words = {"guest_name": "name", "guest_email": "email"}
+    said = "; ".join(f"{words[field]} {before} → {after}" for field, (before, after) in correction.changes.items())
+    text = f"Guest details corrected: {said}."
+    email = correction.earlier_email
+    if email is not None:
+        text += f" {_earlier_email_words(email, correction.reservation)}"
+    messages.success(request, text)
+
+
+def _earlier_email_words(email: CodeEmail, reservation: Reservation) -> str:
+    """Where the code email went, that it is not sent again, and the button that sends it to the
+    new address (it sends to the stay's address as it is now)."""
+    went = "went to" if email.status == CodeEmail.Status.SENT else "is on its way to"
+    # The stay's email goes out from its first current code; after a date change that may be a
+    # code never emailed yet, whose button is named for a first email.
+    lead = selectors.stay_lead(reservation=reservation)
+    button = "Resend email" if lead is not None and lead.emails.exists() else "Email code to guest"
+    return (
+        f"The code email {went} {email.to_address}; it is not sent again on its own. To send it to "
+        f"{reservation.guest_email}, use “{button}” on the stay's first code below."
+    )
 
 
 @login_required

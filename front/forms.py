@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from codes.errors import Refused
 from codes.models import AccessCode
 from codes.offers import ChangeOffer, StayOffer
+from codes.selectors import ReservationSort, StayFilter
 from locks.models import Lock
 from properties.models import Reservation, Site, Unit
 from properties.selectors import sites_for_user
@@ -188,8 +189,20 @@ class ReservationFilterForm(SiteFilterForm):
     arrival_to = forms.DateField(
         label="Arriving until", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    stay = forms.ChoiceField(label="Stay", choices=[("", "Any stay"), *StayFilter.choices], required=False)
     state = forms.ChoiceField(label="Code state", choices=STATES, required=False)
-    field_order = ["q", "site", "arrival_from", "arrival_to", "state"]
+    # A choice, never a column name: the query string cannot order by whatever it likes.
+    sort = forms.ChoiceField(label="Sort", choices=ReservationSort.choices, required=False)
+    field_order = ["q", "site", "arrival_from", "arrival_to", "stay", "state", "sort"]
+
+
+class GuestForm(forms.Form):
+    """The guest's name and email address, as staff correct them. A plain form, not a model
+    form: the service writes the stay, under its row lock, and the page keeps showing the stay
+    as it stands until then (a model form would change it in memory as it validates)."""
+
+    guest_name = forms.CharField(label="Guest name", max_length=200)  # as long as Reservation.guest_name may be
+    guest_email = forms.EmailField(label="Guest email")
 
 
 class ReservationChangeForm(DoorPlansMixin, forms.Form):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("reservations/new/choices/", actions.reservation_new_choices, name="reservation_form_choices"),
     path("reservations/<int:pk>/", views.reservation_detail, name="reservation_detail"),
     path("reservations/<int:pk>/change/", actions.reservation_change, name="reservation_change"),
+    path("reservations/<int:pk>/guest/", actions.reservation_guest, name="reservation_guest"),
     path("reservations/<int:pk>/cancel/", actions.reservation_cancel_view, name="reservation_cancel"),
     path("reservations/<int:pk>/codes/new/", actions.reservation_codes_new, name="reservation_codes_new"),
     path("doors/", views.door_list, name="door_list"),

@@ -3,7 +3,6 @@ Everything shown is limited to the sites the person is on (the selectors see to 
 that change things are in :mod:`front.actions`."""
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,11 +13,14 @@ from django.views.decorators.http import require_GET
 
 from codes.capacity import capacity
 from codes.selectors import (
+    ReservationSort,
+    StayFilter,
     ledger_codes_for_user,
     live_codes_on_door,
     locks_for_user,
     reservation_for_user,
     reservations_for_user,
+    site_today,
     staff_alerts_for_user,
 )
 from front.forms import ReservationFilterForm, SiteFilterForm
@@ -48,15 +50,20 @@ def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Per site: open alerts from Seam, doors that need attention, the ledger of live codes
-    nobody booked, today's arrivals (in the site's own time zone) and the next two weeks."""
+    nobody booked, the guests in house now, today's arrivals (each by the site's own date) and
+    the next two weeks."""
+    now = timezone.now()
     sections = []
     sites = list(sites_for_user(user=request.user))
     locks = list(locks_for_user(user=request.user))
     ledger = list(ledger_codes_for_user(user=request.user))
     staff_alerts = list(staff_alerts_for_user(user=request.user))
     for site in sites:
-        today = timezone.now().astimezone(ZoneInfo(site.timezone)).date()
-        rows = reservations_for_user(user=request.user, site_id=site.pk)
+        today = site_today(site, now=now)
+        rows = reservations_for_user(user=request.user, site_id=site.pk, sort=ReservationSort.ARRIVAL)
+        in_house = reservations_for_user(
+            user=request.user, site_id=site.pk, stay=StayFilter.IN_HOUSE, sort=ReservationSort.ARRIVAL, now=now
+        )
         site_ledger = [c for c in ledger if c.lock.site_id == site.pk]
         sections.append(
             {
@@ -66,6 +73,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 "door_alerts": _door_alerts([lock for lock in locks if lock.site_id == site.pk]),
                 "ledger_open": sum(1 for c in site_ledger if c.acknowledged_at is None),
                 "ledger_total": len(site_ledger),
+                "in_house": list(in_house[:DASHBOARD_ROWS]),
                 "arrivals": list(rows.filter(arrival=today)[:DASHBOARD_ROWS]),
                 "upcoming": list(
                     rows.filter(arrival__gt=today, arrival__lte=today + timedelta(days=UPCOMING_DAYS))[:DASHBOARD_ROWS]
@@ -85,8 +93,10 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
         site_id=filters["site"].pk if filters.get("site") else None,
         arrival_from=filters.get("arrival_from"),
         arrival_to=filters.get("arrival_to"),
+        stay=filters.get("stay") or "",
         state=filters.get("state") or "",
         search=filters.get("q") or "",
+        sort=filters.get("sort") or ReservationSort.ARRIVAL_NEWEST,
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
@@ -12,6 +13,7 @@ from locks.seam import SeamError
 from locks.services import locks_sync
 from locks.timeslots import describe_slots
 from properties.admin import SiteScopedAdmin
+from properties.models import Unit, UnitDoor
 
 
 @admin.register(Lock)
@@ -44,7 +46,7 @@ class LockAdmin(SiteScopedAdmin[Lock]):
         "created_at",
     ]
     exclude = ["time_slots"]
-    actions = ["sync_from_seam"]
+    actions = ["sync_from_seam", "make_units"]
     # Adds a "Sync doors from Seam" button: the action alone needs a door selected first,
     # which an empty install does not have.
     change_list_template = "admin/locks/lock/change_list.html"
@@ -106,6 +108,34 @@ class LockAdmin(SiteScopedAdmin[Lock]):
     @admin.action(description="Sync all doors from Seam", permissions=["sync"])
     def sync_from_seam(self, request: HttpRequest, queryset: QuerySet[Lock]) -> None:
         self._sync(request)
+
+    def has_make_units_permission(self, request: HttpRequest) -> bool:
+        # What making the units by hand takes: a change to the doors, and units with their doors added.
+        return self.has_change_permission(request) and request.user.has_perms(
+            ["properties.add_unit", "properties.add_unitdoor"]
+        )
+
+    @admin.action(description="Make a unit of each selected door", permissions=["make_units"])
+    def make_units(self, request: HttpRequest, queryset: QuerySet[Lock]) -> None:
+        """A unit of one door for each door, named after it: for sites whose rooms each have one
+        door. A door whose site has a unit of that name already is left as it is."""
+        made: list[str] = []
+        skipped: list[str] = []
+        # ``queryset`` is the selection within the user's own sites (``get_queryset``).
+        for lock in queryset.select_related("site").order_by("site__name", "name", "pk"):
+            with transaction.atomic():
+                unit, created = Unit.objects.get_or_create(site=lock.site, name=lock.name)
+                if created:
+                    UnitDoor.objects.create(unit=unit, lock=lock)
+            (made if created else skipped).append(f"{lock.name} ({lock.site.name})")
+        if made:
+            self.message_user(request, f"Made {len(made)} unit(s): {', '.join(made)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"Skipped {len(skipped)} door(s) whose site has a unit of that name already: {', '.join(skipped)}.",
+                messages.WARNING,
+            )
 
     def _sync(self, request: HttpRequest) -> None:
         try:

@@ -3,11 +3,13 @@
 The sites cover the time-zone cases that matter: a northern-hemisphere DST zone
 (Los Angeles), a southern-hemisphere one (Sydney), a half-hour zone (St John's), Europe
 (Lisbon), and a door whose lock zone disagrees with its slot zone (Denver vs Phoenix,
-flagged with a ``time_zone_mismatch`` warning). Device ids are constants so a restarted
-simulator keeps them. Slot payloads vary the way Seam's do: bracket-only times or times
-with an offset (right for part of the year only), and either name of the prefix field. Two
-doors say how many live codes they hold (``max_active_codes_supported``: Room 102 and
-Apartment 2B); the others, like many real ones, do not say.
+flagged with a ``time_zone_mismatch`` warning). Harbour View is an apartment building: its
+street door is shared by the apartments, so a guest there needs a code on two doors. Device
+ids are constants so a restarted simulator keeps them. Slot payloads vary the way Seam's
+do: bracket-only times or times with an offset (right for part of the year only), and either
+name of the prefix field. Two doors say how many live codes they hold
+(``max_active_codes_supported``: Room 102 and Apartment 2B); the others, like many real
+ones, do not say.
 """
 
 import uuid
@@ -21,6 +23,7 @@ CREATED_AT = "2024-06-01T09:00:00.000Z"
 OCEAN_BEACH_ROOM_101 = "d0000001-0cea-4b00-8000-000000000101"
 OCEAN_BEACH_ROOM_102 = "d0000001-0cea-4b00-8000-000000000102"
 OCEAN_BEACH_BEACH_HOUSE = "d0000001-0cea-4b00-8000-000000000201"
+HARBOUR_VIEW_STREET_DOOR = "d0000002-4a2b-4b00-8000-000000000001"
 HARBOUR_VIEW_APARTMENT_1A = "d0000002-4a2b-4b00-8000-0000000001a1"
 HARBOUR_VIEW_APARTMENT_2B = "d0000002-4a2b-4b00-8000-0000000002b2"
 SIGNAL_HILL_ROOM_1 = "d0000003-5191-4b00-8000-000000000001"
@@ -194,10 +197,27 @@ def _ocean_beach() -> list[dict[str, Any]]:
 def _harbour_view() -> list[dict[str, Any]]:
     site = HARBOUR_VIEW
     zone = site.iana_timezone
+    street = HARBOUR_VIEW_STREET_DOOR
     flat_1a = HARBOUR_VIEW_APARTMENT_1A
     flat_2b = HARBOUR_VIEW_APARTMENT_2B
     old = OLD_PREFIX_FIELD
     return [
+        # The building's street door, shared by every apartment. Its daily-bound level runs noon
+        # to noon: it opens no later than any apartment level's check-in and closes no earlier
+        # than any check-out, so whichever level an apartment's code is on, the street door lets
+        # the guest in while it works. (Midnight to midnight would lock a guest out of the
+        # building on the morning they leave.) Its guest level matches the apartments' own.
+        _door(
+            street,
+            site,
+            name="Street Door",
+            door_id=1,
+            slots=[
+                _slot(street, "Residents 12:00-12:00", 5, "12:00", "12:00", zone, is_24_hour=True),
+                _slot(street, "Guest 15:00-11:00", 6, "15:00", "11:00", zone),
+                _slot(street, "Master", 0, "00:00", "00:00", zone, is_master=True),
+            ],
+        ),
         _door(
             flat_1a,
             site,

@@ -1,11 +1,14 @@
-"""Filters the staff pages render codes and doors with."""
+"""Filters the staff pages render codes, doors and times with."""
 
 from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django import forms, template
 from django.forms import BoundField
 
 from codes.emails import code_window_text
+from codes.localtime import format_local, zone_abbreviation
 from codes.messages import Advice
 from codes.messages import explain_error as _explain_error
 from codes.models import AccessCode, walking_order
@@ -13,7 +16,7 @@ from front.forms import plan_field_name
 from locks.models import Lock
 from locks.timeslots import SlotDescription
 from locks.timeslots import describe_slots as _describe_slots
-from properties.models import Reservation
+from properties.models import Reservation, Site
 
 register = template.Library()
 
@@ -36,6 +39,19 @@ def status_badge(code: AccessCode) -> str:
 def window_display(code: AccessCode) -> str:
     """The code's window in the lock's local time, with the zone and its abbreviation(s)."""
     return code_window_text(code)
+
+
+@register.filter
+def site_time(instant: datetime | None, site: Site | Lock | str) -> str:
+    """``Mon 30 Nov 2026 12:03 PST``: an instant as the clocks at ``site`` (a site, a door, or a
+    zone name) showed it, with the zone's abbreviation (``UTC+05:45`` where the zone has only an
+    offset). Staff read times where the doors are, never in UTC or the server's zone; the
+    abbreviation tells PDT from PST in the hour a daylight-saving change repeats."""
+    if instant is None:
+        return ""
+    zone_name = site if isinstance(site, str) else site.timezone
+    local = instant.astimezone(ZoneInfo(zone_name))
+    return f"{format_local(local, with_year=True)} {zone_abbreviation(local)}"
 
 
 @register.filter

@@ -29,7 +29,7 @@ from locks.seam import SeamClient
 from locks.services import locks_sync
 from properties.models import Site
 from simulator import demo
-from tests.builders import book, unit_of
+from tests.builders import book, make_unit, unit_of
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -41,6 +41,9 @@ GUEST_NAME = "Marta Quintela"
 GUEST_EMAIL = "marta.quintela@example.com"
 SITE = demo.OCEAN_BEACH.name
 DOOR = "Room 101"
+FRONT_DOOR = "Beach House Front Door"
+# A unit of two doors: the shared front door, then the room's own.
+UNIT = "Room 101 suite"
 OTHER_SITE = demo.HARBOUR_VIEW.name
 
 SET_TIMEOUT_MS = 45_000
@@ -78,6 +81,8 @@ def app_stack(
     locks_sync(client=SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=5.0))
     for lock in Lock.objects.all():
         unit_of(lock)
+    ocean = Lock.objects.filter(site__name=SITE)
+    make_unit(ocean.get(name=DOOR).site, UNIT, ocean.get(name=FRONT_DOOR), ocean.get(name=DOOR))
     make_user("demo", SITE)
     make_user("harbour", OTHER_SITE)
 
@@ -148,33 +153,38 @@ def test_staff_book_a_stay_and_email_its_code_and_other_sites_see_nothing(
     wait_for_htmx(page)
     page.get_by_label("Departure").fill(departure.isoformat())
     wait_for_htmx(page)
-    page.get_by_label("Unit").select_option(label=DOOR)
+    page.get_by_label("Unit").select_option(label=UNIT)
     wait_for_htmx(page)
 
-    window = page.locator("#reservation-choices").get_by_role("radio").first
-    window.wait_for()
+    # A choice per door, in walking order, each preselected closest to the unit's 15:00/11:00.
+    doors = page.get_by_test_id("door-choices")
+    expect(doors).to_have_count(2)
+    expect(doors.first).to_contain_text(FRONT_DOOR)
+    window = doors.nth(1).get_by_role("radio", checked=True)
     window_label = window.evaluate("radio => radio.labels[0].textContent.trim()")
     abbreviation = datetime.combine(arrival, wall_time(12), tzinfo=zone).tzname()
     assert f"({demo.OCEAN_BEACH.iana_timezone}, {abbreviation}" in window_label, window_label
-    window.check()
+    assert "Guest 15:00-11:00" in window_label
     page.get_by_role("button", name="Save reservation and create codes").click()
     submitted = time.monotonic()
 
+    # The booking opens its reservation's page.
     expect(page.get_by_role("alert").filter(has_text=f"Reservation for {GUEST_NAME} saved")).to_be_visible()
-    code = AccessCode.objects.get(reservation__guest_email=GUEST_EMAIL)
+    expect(page.get_by_role("heading", name=GUEST_NAME, exact=True)).to_be_visible()
+    front, code = AccessCode.objects.filter(reservation__guest_email=GUEST_EMAIL).order_by("pk")
+    assert (front.lock.name, code.lock.name) == (FRONT_DOOR, DOOR)
     cell = page.locator(f"#code-{code.pk}")
     expect(cell).to_be_visible()
 
-    # The cell polls every 3 s; the worker creates the code, the webhook or the sweep sees it set.
-    try:
-        cell.locator('[data-state="set"]').wait_for(timeout=SET_TIMEOUT_MS)
-    except PlaywrightTimeoutError:
-        screenshot(page, "failed-code-not-set.png")
-        pytest.fail(
-            f"the dashboard did not show the code set within {SET_TIMEOUT_MS / 1000:.0f} s: {code_story(code)}"
-        )
+    # Each cell polls every 3 s; the worker creates the codes, the webhook or the sweep sees them set.
+    for each in (front, code):
+        try:
+            page.locator(f'#code-{each.pk} [data-state="set"]').wait_for(timeout=SET_TIMEOUT_MS)
+        except PlaywrightTimeoutError:
+            screenshot(page, "failed-code-not-set.png")
+            pytest.fail(f"the page did not show the code set within {SET_TIMEOUT_MS / 1000:.0f} s: {code_story(each)}")
     seconds_to_set = time.monotonic() - submitted
-    screenshot(page, "01-dashboard-code-set.png")
+    screenshot(page, "01-both-doors-set.png")
 
     code.refresh_from_db()
     assert code.status == AccessCode.Status.SET
@@ -199,8 +209,11 @@ def test_staff_book_a_stay_and_email_its_code_and_other_sites_see_nothing(
     assert page.evaluate("() => navigator.clipboard.readText()") == code.code
     screenshot(page, "02-pin-revealed.png")
 
-    cell.get_by_role("button", name="Email code to guest").click()
-    expect(cell.get_by_role("status")).to_have_text(f"Email to {GUEST_EMAIL} queued.")
+    # One email for the stay, from its first code (the front door's), with both PINs.
+    front_cell = page.locator(f"#code-{front.pk}")
+    expect(cell.get_by_role("button", name="Email code")).to_have_count(0)
+    front_cell.get_by_role("button", name="Email code to guest").click()
+    expect(front_cell.get_by_role("status")).to_have_text(f"Email to {GUEST_EMAIL} queued.")
 
     def email_to_guest() -> Any:
         return next((m for m in list(smtp_server.messages) if m["To"] == GUEST_EMAIL), None)
@@ -210,21 +223,24 @@ def test_staff_book_a_stay_and_email_its_code_and_other_sites_see_nothing(
         timeout=EMAIL_TIMEOUT_SECONDS,
         failure=lambda: f"no email to {GUEST_EMAIL} arrived: {list(CodeEmail.objects.values_list('status', 'error'))}",
     )
-    assert message["Subject"] == f"Your door code for {SITE}, {DOOR}"
+    assert message["Subject"] == f"Your door codes for {SITE}, {UNIT}"
     assert code.code not in message["Subject"]
     assert message["To"] == GUEST_EMAIL
     body = message.get_body(preferencelist=("plain",)).get_content()
-    assert f"Door code: {code.code}" in body
+    front.refresh_from_db()
+    assert f"{FRONT_DOOR}: {front.code}" in body
+    assert f"{DOOR}: {code.code}" in body
+    assert body.index(FRONT_DOOR) < body.index(f"{DOOR}:"), "in walking order"
     assert GUEST_NAME in body
 
     assert [to for _, recipients in smtp_server.envelopes for to in recipients] == [GUEST_EMAIL], "one email"
     wait_until(
-        CodeEmail.objects.filter(access_code=code, status=CodeEmail.Status.SENT).exists,
+        CodeEmail.objects.filter(access_code=front, status=CodeEmail.Status.SENT).exists,
         timeout=10,
-        failure=lambda: f"the email went out but is not recorded sent: {list(code.emails.values())}",
+        failure=lambda: f"the email went out but is not recorded sent: {list(front.emails.values())}",
     )
     page.reload()
-    expect(page.locator(f"#code-{code.pk}").get_by_test_id("email-state")).to_have_text("Email sent")
+    expect(page.locator(f"#code-{front.pk}").get_by_test_id("email-state")).to_have_text("Email sent")
     screenshot(page, "03-email-sent.png")
 
     phone = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, storage_state=context.storage_state())

@@ -66,7 +66,10 @@ def test_the_staff_pages_and_the_admin_break_no_rule_of_the_policy(page, live_se
     browser.get_by_label("Unit").select_option(str(unit_of(lock).pk))
     expect(browser.get_by_role("radio").first).to_be_visible()
 
-    browser.goto(f"{base}/reservations/{code.reservation_id}/change/")
+    browser.goto(
+        f"{base}/reservations/{code.reservation_id}/change/?arrival={arrival}&departure={arrival + timedelta(days=4)}"
+    )
+    expect(browser.get_by_test_id("door-plan").first).to_be_visible()
     admin_pages = [
         "/admin/",
         "/admin/properties/site/",
@@ -74,6 +77,8 @@ def test_the_staff_pages_and_the_admin_break_no_rule_of_the_policy(page, live_se
         "/admin/properties/reservation/",
         f"/admin/properties/reservation/{code.reservation_id}/change/",
         "/admin/properties/reservation/add/",
+        "/admin/properties/unit/",
+        f"/admin/properties/unit/{unit_of(lock).pk}/change/",
         "/admin/locks/lock/",
         f"/admin/locks/lock/{lock.pk}/change/",
         "/admin/codes/accesscode/",

@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from codes.models import AccessCode, AccessCodeEvent, WebhookDelivery
 from locks.models import Lock
-from tests.builders import make_lock, make_reservation, make_site, make_staff
+from properties.models import Unit
+from tests.builders import make_lock, make_reservation, make_site, make_staff, make_unit
 from tests.fixtures.simulator import SIMULATOR_API_KEY
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +201,86 @@ def test_a_superuser_sees_every_door(client, ours_and_theirs):
     response = client.get(reverse("admin:locks_lock_changelist"))
 
     assert response.context["cl"].result_count == 2
+
+
+def unit_doors() -> dict[tuple[str, str], list[str]]:
+    return {
+        (unit.site.name, unit.name): [unit_door.lock.name for unit_door in unit.unit_doors.order_by("position")]
+        for unit in Unit.objects.select_related("site")
+    }
+
+
+def make_units(client, *locks: Lock):
+    return client.post(
+        reverse("admin:locks_lock_changelist"),
+        {"action": "make_units", ACTION_CHECKBOX_NAME: [lock.pk for lock in locks]},
+        follow=True,
+    )
+
+
+def test_make_a_unit_of_each_selected_door_skips_a_door_whose_unit_exists(client):
+    site = make_site()
+    room_101, room_102, front = (make_lock(site, name) for name in ("Room 101", "Room 102", "Front Door"))
+    suite = make_unit(site, "Room 101", front, room_101)
+    client.force_login(make_staff("root", superuser=True))
+
+    response = make_units(client, room_101, room_102)
+    again = make_units(client, room_102)
+
+    page = response.content.decode()
+    assert "Made 1 unit(s): Room 102 (Ocean Beach Vacations)." in page
+    assert "Skipped 1 door(s) whose site has a unit of that name already: Room 101 (Ocean Beach Vacations)." in page
+    assert "Skipped 1 door(s)" in again.content.decode()
+    assert unit_doors() == {
+        ("Ocean Beach Vacations", "Room 101"): ["Front Door", "Room 101"],
+        ("Ocean Beach Vacations", "Room 102"): ["Room 102"],
+    }
+    assert Unit.objects.get(name="Room 101") == suite
+
+
+def test_a_door_of_the_same_name_on_another_site_gets_its_own_unit(client):
+    ocean, harbour = make_site(), make_site("Harbour View", "Australia/Sydney")
+    make_unit(ocean, "Room 1", make_lock(ocean, "Room 1"))
+    theirs = make_lock(harbour, "Room 1")
+    client.force_login(make_staff("root", superuser=True))
+
+    make_units(client, theirs)
+
+    assert unit_doors()[("Harbour View", "Room 1")] == ["Room 1"]
+
+
+def test_staff_make_units_of_their_own_sites_doors_only(client, ours_and_theirs):
+    ours, theirs = ours_and_theirs
+    staff = make_staff("demo", ours.site)
+    grant(staff, "view_lock", "change_lock", "add_unit", "add_unitdoor")
+    client.force_login(staff)
+
+    page = client.get(reverse("admin:locks_lock_changelist")).content.decode()
+    response = make_units(client, ours, theirs)
+
+    assert 'value="make_units"' in page
+    assert "Made 1 unit(s): Room 101 (Ocean Beach Vacations)." in response.content.decode()
+    assert unit_doors() == {("Ocean Beach Vacations", "Room 101"): ["Room 101"]}
+
+
+@pytest.mark.parametrize(
+    "codenames",
+    [
+        ("view_lock", "add_unit", "add_unitdoor"),
+        ("view_lock", "change_lock"),
+        ("view_lock", "change_lock", "add_unit"),
+    ],
+)
+def test_making_units_needs_the_change_permission_on_doors_and_to_add_units(client, ours_and_theirs, codenames):
+    ours, _ = ours_and_theirs
+    staff = make_staff("demo", ours.site)
+    grant(staff, *codenames)
+    client.force_login(staff)
+
+    page = client.get(reverse("admin:locks_lock_changelist")).content.decode()
+    response = make_units(client, ours)
+
+    assert "make_units" not in page
+    assert response.status_code == 200
+    assert "Made 1 unit" not in response.content.decode()
+    assert not Unit.objects.exists()

@@ -65,6 +65,7 @@ def test_create_and_get_a_code_through_the_client(seam_simulator):
         demo.OCEAN_BEACH_ROOM_101,
         demo.OCEAN_BEACH_ROOM_102,
         demo.OCEAN_BEACH_BEACH_HOUSE,
+        demo.HARBOUR_VIEW_STREET_DOOR,
         demo.HARBOUR_VIEW_APARTMENT_1A,
         demo.HARBOUR_VIEW_APARTMENT_2B,
         demo.SIGNAL_HILL_ROOM_1,
@@ -172,12 +173,12 @@ def test_reads_survive_a_500_and_a_reset_but_a_429_on_create_is_reported(seam_si
 def test_sync_locks_imports_the_simulators_doors_and_reports_the_zone_mismatch(seam_simulator):
     report = locks_sync(client=client_for(seam_simulator))
 
-    assert Lock.objects.count() == 9
+    assert Lock.objects.count() == 10
     assert Site.objects.count() == 5
     assert [lock.name for lock in report.timezone_mismatches] == ["Cabin 7"]
     assert Site.objects.get(dormakaba_site_name="Signal Hill Inn").timezone == "America/St_Johns"
     again = locks_sync(client=client_for(seam_simulator))
-    assert (len(again.created), len(again.updated)) == (0, 9)
+    assert (len(again.created), len(again.updated)) == (0, 10)
 
 
 @pytest.mark.django_db
