@@ -19,13 +19,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from codes.history import record
-from codes.localtime import describe_window
+from codes.localtime import describe_window, format_date
 from codes.messages import explain_error
 from codes.models import AccessCode, AccessCodeEvent, StaffAlert
 from config.queueing import enqueue_on_commit
 from locks.models import Lock
 from locks.seam import SeamAccessCode
-from properties.models import Site
+from properties.models import Reservation, Site
 
 logger = logging.getLogger(__name__)
 
@@ -214,3 +214,22 @@ def window_asked(code: AccessCode) -> str:
 def door_alert(*, lock: Lock, kind: str, message: str) -> StaffAlert:
     """An alert about one door (disconnected, removed); one open per door and kind."""
     return staff_alert_raise(site=lock.site, kind=kind, key=f"{kind}:{lock.pk}", message=message, lock=lock)
+
+
+def stay_alert_key(reservation: Reservation) -> str:
+    return f"{Kind.STAY_NEEDS_ATTENTION}:{reservation.pk}"
+
+
+def alert_stay_needs_attention(reservation: Reservation) -> StaffAlert:
+    """A stay that arrived on its own (a calendar feed, the API) and could not get its codes or
+    follow a change: once per stay until it is resolved, with its reasons."""
+    when = f"{format_date(reservation.arrival)} → {format_date(reservation.departure)}"
+    return staff_alert_raise(
+        site=reservation.site,
+        kind=Kind.STAY_NEEDS_ATTENTION,
+        key=stay_alert_key(reservation),
+        message=(
+            f"The stay of {reservation.guest_name} in {reservation.unit.name}, {when}, needs attention: "
+            f"{reservation.attention} Open the reservation to choose its codes or change it."
+        ),
+    )

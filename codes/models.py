@@ -297,6 +297,8 @@ class StaffAlert(models.Model):
         DOOR_DISCONNECTED = "door_disconnected", "Door disconnected"
         DOOR_REMOVED = "door_removed", "Door removed from Seam"
         ACCOUNT_DISCONNECTED = "account_disconnected", "dormakaba account disconnected"
+        STAY_NEEDS_ATTENTION = "stay_needs_attention", "Stay needs attention"
+        FEED_HELD = "feed_held", "Feed dropped many stays"
 
     site = models.ForeignKey("properties.Site", on_delete=models.CASCADE, related_name="staff_alerts")
     lock = models.ForeignKey(

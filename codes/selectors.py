@@ -228,11 +228,25 @@ def staff_alerts_for_user(*, user: User) -> QuerySet[StaffAlert]:
     """Open alerts on the person's sites, newest first.
 
     An alert about a code whose window has ended is left out: nothing can be done for that
-    stay any more, and the dashboard is for what still can.
+    stay any more, and the dashboard is for what still can. So are a stay's "needs attention"
+    and a feed's held removals: the dashboard lists those stays and feeds themselves.
     """
     return (
         StaffAlert.objects.filter(site__in=sites_for_user(user=user), resolved_at__isnull=True)
         .exclude(access_code__ends_at__lte=timezone.now())
+        .exclude(kind__in=[StaffAlert.Kind.STAY_NEEDS_ATTENTION, StaffAlert.Kind.FEED_HELD])
         .select_related("lock", "access_code")
         .order_by("-created_at", "-pk")
+    )
+
+
+def stays_needing_attention_for_user(*, user: User) -> QuerySet[Reservation]:
+    """Stays on the person's sites that arrived on their own (a feed, the API) and could not get
+    their codes or follow a change, with why; soonest arrival first. Stays over are left out."""
+    return (
+        Reservation.objects.filter(site__in=sites_for_user(user=user), cancelled_at__isnull=True)
+        .exclude(attention="")
+        .filter(departure__gte=timezone.now().date())
+        .select_related("unit")
+        .order_by("arrival", "pk")
     )

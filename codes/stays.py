@@ -22,8 +22,10 @@ from datetime import date, datetime
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from codes.alerts import staff_alerts_resolve, stay_alert_key
 from codes.capacity import capacity_refusal
 from codes.creating import access_code_request
 from codes.errors import Refused
@@ -41,7 +43,7 @@ Reason = AccessCode.LedgerReason
 
 
 @transaction.atomic
-def reservation_create(
+def reservation_book(
     *,
     unit: Unit,
     guest_name: str,
@@ -51,22 +53,26 @@ def reservation_create(
     plan_keys: Mapping[int, str] | None = None,
     request_key: str = "",
     allow_overlap: bool = False,
+    source: str = Reservation.Source.STAFF,
+    external_id: str = "",
     now: datetime | None = None,
-) -> tuple[Reservation, list[AccessCode]]:
+) -> tuple[Reservation, list[AccessCode], bool]:
     """Save a stay in ``unit`` and request its offline codes on every door of the unit (created
-    at Seam after commit); returns the stay and its codes, door by door in walking order.
+    at Seam after commit); returns the stay, its codes, door by door in walking order, and
+    whether it was booked now (False: it had been booked before, see below).
 
     ``plan_keys`` names, by lock id, the plan chosen for each door among those offered; a door
     without one gets its preselected plan (the closest to the unit's standard times).
     ``request_key`` is the booking form's one-time key: the same form submitted twice returns
-    the stay booked the first time. Raises ``Refused`` when a door the stay needs offers
+    the stay booked the first time; so does an ``external_id`` (the stay's id at a channel or
+    PMS) already booked in the unit. Raises ``Refused`` when a door the stay needs offers
     nothing (every door gets a code, or the booking is refused with each door's reasons), a
     choice is not offered (any more), a door has no room, or, unless ``allow_overlap``, another
     stay holds one of the unit's own doors on these dates.
     """
     now = now or timezone.now()
-    if request_key and (earlier := Reservation.objects.filter(request_key=request_key).first()) is not None:
-        return earlier, list(earlier.access_codes.order_by("pk"))
+    if (earlier := _booked_before(unit, request_key, external_id)) is not None:
+        return earlier, list(earlier.access_codes.order_by("pk")), False
     _lock_doors(unit)
     chosen = stay_offer(unit=unit, arrival=arrival, departure=departure, now=now).chosen(plan_keys or {})
     _refuse_without_room([(lock, len(plan.windows)) for lock, plan in chosen], now)
@@ -80,20 +86,43 @@ def reservation_create(
         arrival=arrival,
         departure=departure,
         request_key=request_key,
+        source=source,
+        external_id=external_id,
     )
-    reservation.full_clean()
-    try:
-        with transaction.atomic():
-            reservation.save()
-    except IntegrityError:
-        # The same form, submitted twice at once: the other submission booked the stay.
-        earlier = Reservation.objects.get(request_key=request_key)
-        return earlier, list(earlier.access_codes.order_by("pk"))
+    if (earlier := _save_new(reservation)) is not None:
+        return earlier, list(earlier.access_codes.order_by("pk")), False
     codes = [
         access_code_request(reservation=reservation, lock=lock, window=window)
         for lock, plan in chosen
         for window in plan.windows
     ]
+    return reservation, codes, True
+
+
+def reservation_create(
+    *,
+    unit: Unit,
+    guest_name: str,
+    guest_email: str,
+    arrival: date,
+    departure: date,
+    plan_keys: Mapping[int, str] | None = None,
+    request_key: str = "",
+    allow_overlap: bool = False,
+    now: datetime | None = None,
+) -> tuple[Reservation, list[AccessCode]]:
+    """Book a stay typed in by staff: ``reservation_book`` without the flag."""
+    reservation, codes, _ = reservation_book(
+        unit=unit,
+        guest_name=guest_name,
+        guest_email=guest_email,
+        arrival=arrival,
+        departure=departure,
+        plan_keys=plan_keys,
+        request_key=request_key,
+        allow_overlap=allow_overlap,
+        now=now,
+    )
     return reservation, codes
 
 
@@ -114,11 +143,67 @@ def reservation_codes_create(
     offer = stay_offer(unit=reservation.unit, arrival=reservation.arrival, departure=reservation.departure, now=now)
     chosen = offer.chosen(plan_keys or {})
     _refuse_without_room([(lock, len(plan.windows)) for lock, plan in chosen], now)
-    return [
+    codes = [
         access_code_request(reservation=reservation, lock=lock, window=window)
         for lock, plan in chosen
         for window in plan.windows
     ]
+    attention_clear(reservation)
+    return codes
+
+
+@transaction.atomic
+def reservation_create_flagged(
+    *,
+    unit: Unit,
+    guest_name: str,
+    guest_email: str,
+    arrival: date,
+    departure: date,
+    source: str,
+    external_id: str,
+    attention: str,
+) -> tuple[Reservation, bool]:
+    """Save a stay that arrived on its own but cannot have its codes now, with why in
+    ``attention`` (see :mod:`codes.imports`); returns it and whether it was saved now (False:
+    the same ``external_id`` was booked in the unit meanwhile, and that stay is returned)."""
+    reservation = Reservation(
+        site=unit.site,
+        unit=unit,
+        guest_name=guest_name,
+        guest_email=guest_email,
+        arrival=arrival,
+        departure=departure,
+        source=source,
+        external_id=external_id,
+        attention=attention,
+    )
+    earlier = _booked_before(unit, "", external_id) or _save_new(reservation)
+    return (earlier, False) if earlier is not None else (reservation, True)
+
+
+def _save_new(reservation: Reservation) -> Reservation | None:
+    """Insert the stay; None when inserted, else the stay booked under its form key or external
+    id by a submission that got there first (the same stay sent twice at once)."""
+    reservation.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            reservation.save()
+    except IntegrityError:
+        earlier = _booked_before(reservation.unit, reservation.request_key, reservation.external_id)
+        if earlier is None:
+            raise
+        return earlier
+    return None
+
+
+def _booked_before(unit: Unit, request_key: str, external_id: str) -> Reservation | None:
+    """The stay booked under this form key, or this external id in the unit, if any."""
+    if request_key and (earlier := Reservation.objects.filter(request_key=request_key).first()):
+        return earlier
+    if external_id:
+        return Reservation.objects.filter(unit=unit, external_id=external_id).first()
+    return None
 
 
 def _lock_doors(unit: Unit) -> None:
@@ -232,10 +317,20 @@ def reservation_cancel(*, reservation: Reservation, user: User | None = None, no
         return 0
     reservation.cancelled_at, reservation.cancelled_by = now, user
     reservation.save(update_fields=["cancelled_at", "cancelled_by"])
+    attention_clear(reservation)
     by = f" by {user.get_username()}" if user else ""
     for code in AccessCode.objects.filter(reservation=reservation).exclude(status=Status.CANCELLED):
         _withdraw(code, f"Stay cancelled{by}: never sent to Seam, withdrawn.", user)
     return _ledger_update(reservation, reason=Reason.CANCELLED, now=now, user=user)
+
+
+def attention_clear(reservation: Reservation) -> None:
+    """The stay needs staff no more (it has its codes, or is cancelled): clear its reasons and
+    resolve its alert."""
+    if reservation.attention:
+        Reservation.objects.filter(pk=reservation.pk).update(attention="")
+        reservation.attention = ""
+    staff_alerts_resolve(keys=Q(key=stay_alert_key(reservation)))
 
 
 def _withdraw(code: AccessCode, message: str, user: User | None) -> bool:

@@ -55,9 +55,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "properties",
     "locks",
     "codes",
+    "feeds",
+    "api",
     "front",
 ]
 
@@ -216,6 +222,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "locks.tasks.locks_sync_task",
         "schedule": env.float("SEAM_SYNC_INTERVAL_SECONDS", default=900.0),
     },
+    "sync-feeds": {
+        "task": "feeds.tasks.feeds_sync_task",
+        "schedule": env.float("FEEDS_SYNC_INTERVAL_SECONDS", default=900.0),
+    },
 }
 
 # Seam: the real API when SEAM_API_KEY is set, else the built-in simulator on loopback.
@@ -282,6 +292,43 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# The REST API (api/): a token per user for a PMS (`manage.py drf_create_token <username>`), or
+# the staff session for trying it in /api/docs/ (CSRF applies). JSON only: DRF's browsable pages
+# carry inline script the policy above forbids. Each user's calls are throttled to
+# API_THROTTLE_RATE, counted in the cache above (Redis, or files under var/ without it).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.access.StaffOnASite"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.access.UserThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+}
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="600/minute")
+# The OpenAPI schema (/api/schema/) and Swagger UI (/api/docs/), for signed-in users only, its
+# scripts and styles served from this site (drf-spectacular-sidecar: no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Oracode codes API",
+    "DESCRIPTION": (
+        "Units, their code windows, reservations and their dormakaba Oracode codes, and calendar feeds, "
+        "for the sites the token's user is staff of. Send `Authorization: Token <key>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -290,3 +337,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# Calendar feeds (feeds/): how often beat syncs every feed, the fetch's timeouts and size cap.
+# A feed URL is typed by staff, so in production it may only reach public addresses; the
+# embedded defaults (DEBUG) and the tests serve feeds from 127.0.0.1 and allow that.
+FEEDS_CONNECT_TIMEOUT_SECONDS = env.float("FEEDS_CONNECT_TIMEOUT_SECONDS", default=5.0)
+FEEDS_READ_TIMEOUT_SECONDS = env.float("FEEDS_READ_TIMEOUT_SECONDS", default=20.0)
+FEEDS_MAX_BYTES = env.int("FEEDS_MAX_BYTES", default=5_000_000)
+FEEDS_ALLOW_PRIVATE_ADDRESSES = env.bool("FEEDS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG)

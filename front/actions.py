@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -35,9 +35,13 @@ from codes.stays import (
     reservation_update_guest,
 )
 from config.queueing import watch_queueing
-from front.forms import CodesForm, GuestForm, ReservationChangeForm, ReservationForm, add_refusal
+from feeds.selectors import feed_for_user
+from feeds.sync import SyncResult, feed_create, feed_removals_confirm, feed_sync
+from front.forms import CodesForm, FeedForm, GuestForm, ReservationChangeForm, ReservationForm, add_refusal
+from front.views import render_unit
 from locks.models import Lock
 from properties.models import Reservation
+from properties.selectors import units_for_user
 
 
 def staff_user(request: HttpRequest) -> User:
@@ -381,3 +385,57 @@ def code_email(request: HttpRequest, pk: int) -> HttpResponse:
         done=f"Email to {to} queued.",
         saved=f"Email to {to} saved: it goes out as soon as the task queue answers again.",
     )
+
+
+# Calendar feeds of a unit
+
+
+@login_required
+@require_POST
+def unit_feed_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add a channel's calendar feed to the unit, then sync it at once."""
+    unit = get_object_or_404(units_for_user(user=request.user), pk=pk)
+    form = FeedForm(request.POST)
+    if form.is_valid():
+        try:
+            feed = feed_create(unit=unit, url=form.cleaned_data["url"], channel=form.cleaned_data["channel"])
+        except Refused as exc:
+            add_refusal(form, exc)
+        else:
+            _say_synced(request, feed_sync(feed=feed), added=True)
+            return redirect("unit_detail", pk=unit.pk)
+    return render_unit(request, unit, form, status=400)
+
+
+@login_required
+@require_POST
+def feed_sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sync one feed now (the beat syncs every feed every 15 minutes by default)."""
+    feed = feed_for_user(user=request.user, pk=pk)
+    _say_synced(request, feed_sync(feed=feed))
+    return redirect("unit_detail", pk=feed.unit_id)
+
+
+@login_required
+@require_POST
+def feed_confirm_removals(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel the stays a feed stopped listing, held until staff confirm."""
+    feed = feed_for_user(user=request.user, pk=pk)
+    try:
+        cancelled = feed_removals_confirm(feed=feed, user=staff_user(request))
+    except Refused as exc:
+        messages.warning(request, exc.message)
+    else:
+        messages.success(request, f"{cancelled} stay(s) cancelled: their live codes are in the ledger.")
+    return redirect("unit_detail", pk=feed.unit_id)
+
+
+def _say_synced(request: HttpRequest, result: SyncResult, *, added: bool = False) -> None:
+    feed = result.feed
+    what = f"{'Feed added' if added else feed.get_channel_display() + ' feed synced'}: {result}."
+    if result.error:
+        messages.error(request, f"{feed.get_channel_display()} feed: {result.error} Nothing was changed.")
+    elif result.held:
+        messages.warning(request, what + " Confirm the cancellations below if the channel really cancelled them.")
+    else:
+        messages.success(request, what)

@@ -15,6 +15,7 @@ from codes.errors import Refused
 from codes.models import AccessCode
 from codes.offers import ChangeOffer, StayOffer
 from codes.selectors import ReservationSort, StayFilter
+from feeds.models import CalendarFeed
 from locks.models import Lock
 from properties.models import Reservation, Site, Unit
 from properties.selectors import sites_for_user
@@ -218,3 +219,20 @@ class ReservationChangeForm(DoorPlansMixin, forms.Form):
         if isinstance(arrival, date) and isinstance(departure, date):
             return arrival, departure
         return None
+
+
+class FeedForm(forms.Form):
+    """A channel's calendar export link for a unit."""
+
+    url = forms.URLField(
+        label="Calendar export link (iCal)",
+        max_length=2000,
+        assume_scheme="https",
+        help_text="From Airbnb, Vrbo or Booking.com: the “Export calendar” link of this unit's listing.",
+    )
+    channel = forms.ChoiceField(
+        label="Channel",
+        required=False,
+        choices=[("", "Guess from the link"), *CalendarFeed.Channel.choices],
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )

@@ -4,8 +4,10 @@ that change things are in :mod:`front.actions`."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -22,10 +24,15 @@ from codes.selectors import (
     reservations_for_user,
     site_today,
     staff_alerts_for_user,
+    stays_needing_attention_for_user,
 )
-from front.forms import ReservationFilterForm, SiteFilterForm
+from feeds.models import CalendarFeed
+from feeds.selectors import feeds_for_user, feeds_in_trouble_for_user, held_reservations
+from feeds.sync import last_checked
+from front.forms import FeedForm, ReservationFilterForm, SiteFilterForm
 from locks.models import Lock
-from properties.selectors import sites_for_user
+from properties.models import Unit, UnitDoor
+from properties.selectors import sites_for_user, units_for_user
 
 UPCOMING_DAYS = 14
 DASHBOARD_ROWS = 10
@@ -49,7 +56,8 @@ def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Per site: open alerts from Seam, doors that need attention, the ledger of live codes
+    """Per site: open alerts from Seam, stays that arrived on their own and need staff, doors that
+    need attention, the ledger of live codes
     nobody booked, the guests in house now, today's arrivals (each by the site's own date) and
     the next two weeks."""
     now = timezone.now()
@@ -58,6 +66,8 @@ def home(request: HttpRequest) -> HttpResponse:
     locks = list(locks_for_user(user=request.user))
     ledger = list(ledger_codes_for_user(user=request.user))
     staff_alerts = list(staff_alerts_for_user(user=request.user))
+    attention = list(stays_needing_attention_for_user(user=request.user)[: DASHBOARD_ROWS * max(len(sites), 1)])
+    feeds_in_trouble = list(feeds_in_trouble_for_user(user=request.user))
     for site in sites:
         today = site_today(site, now=now)
         rows = reservations_for_user(user=request.user, site_id=site.pk, sort=ReservationSort.ARRIVAL)
@@ -70,6 +80,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 "site": site,
                 "today": today,
                 "staff_alerts": [alert for alert in staff_alerts if alert.site_id == site.pk],
+                "needs_attention": [stay for stay in attention if stay.site_id == site.pk][:DASHBOARD_ROWS],
+                "feeds_in_trouble": [feed for feed in feeds_in_trouble if feed.unit.site_id == site.pk],
                 "door_alerts": _door_alerts([lock for lock in locks if lock.site_id == site.pk]),
                 "ledger_open": sum(1 for c in site_ledger if c.acknowledged_at is None),
                 "ledger_total": len(site_ledger),
@@ -139,3 +151,46 @@ def ledger(request: HttpRequest) -> HttpResponse:
     site = form.cleaned_data["site"] if form.is_valid() else None
     codes = ledger_codes_for_user(user=request.user, site=site)
     return render(request, "front/ledger.html", {"codes": codes, "now": timezone.now()})
+
+
+@login_required
+@require_GET
+def unit_list(request: HttpRequest) -> HttpResponse:
+    """Every unit of the person's sites, with its doors in walking order and its feeds."""
+    units = units_for_user(user=request.user).prefetch_related(
+        Prefetch("unit_doors", queryset=UnitDoor.objects.select_related("lock").order_by("position", "pk"))
+    )
+    feeds: dict[int, list[CalendarFeed]] = {}
+    for feed in feeds_for_user(user=request.user):
+        feeds.setdefault(feed.unit_id, []).append(feed)
+    rows = [(unit, feeds.get(unit.pk, [])) for unit in units]
+    return render(request, "front/unit_list.html", {"rows": rows})
+
+
+@login_required
+@require_GET
+def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A unit: its doors, standard times, calendar feeds (with where each stands) and stays."""
+    return render_unit(request, get_object_or_404(units_for_user(user=request.user), pk=pk), FeedForm())
+
+
+def render_unit(request: HttpRequest, unit: Unit, form: FeedForm, status: int = 200) -> HttpResponse:
+    feeds = [
+        {"feed": feed, "checked": last_checked(feed), "held": held_reservations(feed)}
+        for feed in feeds_for_user(user=request.user).filter(unit=unit)
+    ]
+    today = site_today(unit.site)
+    stays = (
+        reservations_for_user(user=request.user, site_id=unit.site_id, sort=ReservationSort.ARRIVAL)
+        .filter(unit=unit, departure__gte=today)
+        .filter(cancelled_at__isnull=True)
+    )
+    context = {
+        "unit": unit,
+        "doors": unit.unit_doors.select_related("lock").order_by("position", "pk"),
+        "feeds": feeds,
+        "form": form,
+        "stays": list(stays[:DASHBOARD_ROWS]),
+        "sync_minutes": round(settings.CELERY_BEAT_SCHEDULE["sync-feeds"]["schedule"] / 60),
+    }
+    return render(request, "front/unit_detail.html", context, status=status)

@@ -210,10 +210,16 @@ class UnitDoorAdmin(SiteScopedAdmin[UnitDoor]):
 @admin.register(Reservation)
 class ReservationAdmin(SiteScopedAdmin[Reservation]):
     site_path = "site"
-    list_display = ["guest_name", "guest_email", "site", "unit", "arrival", "departure", "cancelled_at"]
-    list_filter = ["site", "arrival", ("cancelled_at", admin.EmptyFieldListFilter)]
-    readonly_fields = ["cancelled_at", "cancelled_by", "created_at"]
-    search_fields = ["guest_name", "guest_email", "unit__name"]
+    list_display = ["guest_name", "guest_email", "site", "unit", "arrival", "departure", "source", "cancelled_at"]
+    list_filter = [
+        "site",
+        "arrival",
+        "source",
+        ("cancelled_at", admin.EmptyFieldListFilter),
+        ("attention", admin.EmptyFieldListFilter),
+    ]
+    readonly_fields = ["source", "attention", "cancelled_at", "cancelled_by", "created_at"]
+    search_fields = ["guest_name", "guest_email", "unit__name", "external_id"]
     date_hierarchy = "arrival"
     list_select_related = ["site", "unit"]
     autocomplete_fields = ["site", "unit"]
@@ -224,4 +230,7 @@ class ReservationAdmin(SiteScopedAdmin[Reservation]):
         # too: moved, the page would name doors its PINs do not open, and staff of another
         # site could reveal them.
         readonly = list(self.readonly_fields)
-        return [*readonly, "site", "unit", "arrival", "departure"] if obj is not None else readonly
+        # The external id is how a feed or a PMS finds its stay again: changed, the next sync
+        # would book the stay a second time.
+        saved = [*readonly, "site", "unit", "arrival", "departure", "external_id"]
+        return saved if obj is not None else readonly

@@ -87,10 +87,23 @@ class UnitDoor(models.Model):
 
 
 class Reservation(models.Model):
+    class Source(models.TextChoices):
+        STAFF = "staff", "Staff"
+        API = "api", "API"
+        FEED = "feed", "Calendar feed"
+
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="reservations")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="reservations")
     guest_name = models.CharField(max_length=200)
-    guest_email = models.EmailField()
+    # A channel may not give the guest's address (calendar feeds never do).
+    guest_email = models.EmailField(blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.STAFF, editable=False)
+    # The stay's id where it came from: a calendar event's UID, or the PMS's id sent to the
+    # API. Unique per unit, so a stay that arrives twice (a retry, a feed and the API) is one.
+    external_id = models.CharField(max_length=255, blank=True)
+    # Why a stay that arrived on its own has no codes (yet), or could not follow a change: each
+    # door's reasons, for staff to act on. Empty when nothing is wrong.
+    attention = models.TextField(blank=True, editable=False)
     arrival = models.DateField()
     departure = models.DateField()
     # The booking form's one-time key: the same form submitted twice (a double click, the back
@@ -111,8 +124,16 @@ class Reservation(models.Model):
             models.UniqueConstraint(
                 fields=["request_key"], condition=~Q(request_key=""), name="reservation_unique_request_key"
             ),
+            models.UniqueConstraint(
+                fields=["unit", "external_id"],
+                condition=~Q(external_id=""),
+                name="reservation_unique_external_id_per_unit",
+            ),
         ]
-        indexes = [models.Index(fields=["site", "arrival"])]
+        indexes = [
+            models.Index(fields=["site", "arrival"]),
+            models.Index(fields=["site"], condition=~Q(attention=""), name="reservation_needs_attention"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.guest_name} · {self.arrival:%d %b} → {self.departure:%d %b %Y}"
@@ -120,6 +141,10 @@ class Reservation(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.cancelled_at is not None
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.attention)
 
     @property
     def nights(self) -> int:

@@ -2,7 +2,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
-from properties.models import Site
+from properties.models import Site, Unit
 
 
 def sites_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:
@@ -13,3 +13,10 @@ def sites_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:
         return Site.objects.all()
     assert isinstance(user, User)
     return Site.objects.filter(staff=user)
+
+
+def units_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Unit]:
+    """The units of the person's sites, by site and name."""
+    return (
+        Unit.objects.filter(site__in=sites_for_user(user=user)).select_related("site").order_by("site__name", "name")
+    )

@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.celery_worker",
     "tests.fixtures.browser",
+    "tests.fixtures.calendars",
 ]
 
 

@@ -141,11 +141,12 @@ def test_every_admin_of_the_project_is_scoped_and_shows_no_pin():
     project_admins = [
         model_admin
         for model, model_admin in admin.site._registry.items()
-        if model._meta.app_label in {"properties", "locks", "codes"}
+        if model._meta.app_label in {"properties", "locks", "codes", "feeds", "authtoken"}
     ]
 
     assert project_admins
     assert [type(a).__name__ for a in project_admins if not isinstance(a, SiteScopedAdmin)] == []
+    assert {"CalendarFeedAdmin", "FeedStayAdmin", "SuperuserTokenAdmin"} <= {type(a).__name__ for a in project_admins}
     assert [error for model_admin in project_admins for error in model_admin.check()] == []
 
 

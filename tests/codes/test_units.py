@@ -40,15 +40,24 @@ def clock() -> Iterator[time_machine.Coordinates]:
         yield traveller
 
 
+def seam_client_of(sim: SimulatorServer) -> SeamClient:
+    return SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=1.0, sleep=lambda _: None)
+
+
+def sync_doors(client: SeamClient) -> dict[str, Lock]:
+    """The simulator's doors, imported, by device id."""
+    locks_sync(client=client)
+    return {lock.seam_device_id: lock for lock in Lock.objects.select_related("site")}
+
+
 @pytest.fixture
 def client(seam_simulator: SimulatorServer) -> SeamClient:
-    return SeamClient(api_key=SIMULATOR_API_KEY, endpoint=seam_simulator.url, timeout=1.0, sleep=lambda _: None)
+    return seam_client_of(seam_simulator)
 
 
 @pytest.fixture
 def doors(client: SeamClient, clock: Any) -> dict[str, Lock]:
-    locks_sync(client=client)
-    return {lock.seam_device_id: lock for lock in Lock.objects.select_related("site")}
+    return sync_doors(client)
 
 
 @pytest.fixture
