@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 
 from codes.errors import Refused
@@ -83,18 +84,22 @@ def _read_capped(response: requests.Response) -> bytes:
         raise Refused(f"The feed is over the size limit of {limit // 1_000_000} MB.")
     chunks, size = [], 0
     # The read timeout bounds each read, not the whole body: a channel trickling a byte at a
-    # time would hold the sync (and a person waiting on "Sync now") for ever.
+    # time would hold the sync (and a person waiting on "Sync now") for ever. So the whole read
+    # gets the read timeout too, checked after every single receive (read1 returns what one
+    # receive brought, where read(n) would wait for all n bytes).
     # (perf_counter: a monotonic clock that test clocks leave running.)
     deadline = time.perf_counter() + settings.FEEDS_READ_TIMEOUT_SECONDS
     try:
-        for chunk in response.iter_content(_CHUNK):
+        while chunk := response.raw.read1(_CHUNK, decode_content=True):
             if time.perf_counter() > deadline:
                 raise Refused("The channel did not answer in time. It will be tried again at the next sync.")
             size += len(chunk)
             if size > limit:
                 raise Refused(f"The feed is over the size limit of {limit // 1_000_000} MB.")
             chunks.append(chunk)
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+            raise Refused("The channel did not answer in time. It will be tried again at the next sync.") from exc
         raise Refused(f"The feed broke off while being read: {type(exc).__name__}.") from exc
     return b"".join(chunks)
 

@@ -50,7 +50,9 @@ class FeedEvent:
 def parse_feed(body: bytes, *, channel: str = "") -> list[FeedEvent]:
     """The events of an iCal body, in the order given; raises ``Refused`` when the body is not an
     iCal calendar. Cancelled events and events without a UID or a start are left out: a
-    cancelled booking is one the feed no longer lists."""
+    cancelled booking is one the feed no longer lists. So are tentative ones (Vrbo lists
+    unconfirmed requests as ``STATUS:TENTATIVE``): an Oracode code can never be taken back, so
+    a stay gets one once it is confirmed."""
     if b"BEGIN:VCALENDAR" not in body[:2048].upper():
         raise Refused("The address did not answer with an iCal calendar (no BEGIN:VCALENDAR). Check the export link.")
     try:
@@ -59,7 +61,7 @@ def parse_feed(body: bytes, *, channel: str = "") -> list[FeedEvent]:
         raise Refused(f"The calendar could not be read: {str(exc)[:200]}") from exc
     events = []
     for component in calendar.walk("VEVENT"):
-        if str(component.get("STATUS", "")).upper() == "CANCELLED":
+        if str(component.get("STATUS", "")).upper() in {"CANCELLED", "TENTATIVE"}:
             continue
         uid = str(component.get("UID", "")).strip()
         start = _day(component.get("DTSTART"))

@@ -178,6 +178,13 @@ def _apply(feed: CalendarFeed, events: list[FeedEvent], result: SyncResult, now:
                     _book(feed, event, result, now)
                 elif not stay.reservation.is_cancelled:
                     _follow(stay, event, result, now)
+                elif stay.removed_at is not None and stay.reservation.departure >= event.arrival:
+                    # Dropped by the feed and cancelled here, now listed again: a cancelled stay
+                    # is never revived on its own (its codes went to the ledger); staff decide.
+                    result.skipped.append(
+                        f"{stay.reservation.guest_name} ({event.arrival:%d %b} → {event.departure:%d %b %Y}) is "
+                        "listed again but was cancelled here: book it again if it is back"
+                    )
         except Refused as refusal:
             result.skipped.append(f"{event.arrival:%d %b} → {event.departure:%d %b %Y}: {refusal.message}")
     _remove_unlisted(feed, known, listed, result, now, today)

@@ -186,6 +186,35 @@ def test_a_vrbo_calendar_gives_the_guests_name(suite, calendar_server):
     )
 
 
+def test_a_tentative_vrbo_request_waits_until_it_is_confirmed(suite, calendar_server):
+    tentative = (
+        (DATA / "vrbo.ics")
+        .read_text()
+        .replace("SUMMARY:Reserved - Jane Doe", "SUMMARY:Reserved - Jane Doe\nSTATUS:TENTATIVE")
+    )
+    feed = feed_create(unit=suite, url=calendar_server.serve("/vrbo.ics", tentative))
+
+    assert feed_sync(feed=feed).booked == 0
+    calendar_server.serve_file("/vrbo.ics", "vrbo.ics")
+    assert feed_sync(feed=feed).booked == 1
+
+
+def test_a_stay_cancelled_by_its_feed_is_not_revived_when_listed_again(airbnb, calendar_server):
+    feed_sync(feed=airbnb)
+    airbnb.refresh_from_db()
+    full = calendar_server.answers["/airbnb/room-101.ics"].body
+    calendar_server.serve("/airbnb/room-101.ics", without_event(full.decode().replace("\r\n", "\n"), SECOND))
+    assert feed_sync(feed=airbnb).cancelled == 1
+    airbnb.refresh_from_db()
+    calendar_server.serve("/airbnb/room-101.ics", full)
+
+    result = feed_sync(feed=airbnb)
+
+    assert stays(airbnb)[SECOND].is_cancelled
+    assert any("listed again but was cancelled here" in skipped for skipped in result.skipped)
+    assert Reservation.objects.count() == 3
+
+
 def test_a_booking_com_calendar_is_all_closed_dates_and_books_nothing(suite, calendar_server):
     feed = feed_create(unit=suite, url=calendar_server.serve_file("/booking/export.ics", "booking.ics"))
 
@@ -269,7 +298,7 @@ def test_a_failing_feed_changes_nothing_and_keeps_its_error(case, airbnb, calend
 def test_a_channel_trickling_its_calendar_is_cut_off_at_the_read_timeout(airbnb, calendar_server, settings):
     settings.FEEDS_READ_TIMEOUT_SECONDS = 0.5
     body = (DATA / "airbnb.ics").read_bytes()
-    calendar_server.serve("/airbnb/room-101.ics", body, trickle=0.05)  # each read is quick, the whole is not
+    calendar_server.serve("/airbnb/room-101.ics", body, trickle=0.2)  # each read is quick, the whole is not
 
     result = feed_sync(feed=airbnb)
 
