@@ -176,7 +176,16 @@ class AccessCodeAdmin(SiteScopedAdmin[AccessCode]):
 @admin.register(CodeEmail)
 class CodeEmailAdmin(SiteScopedAdmin[CodeEmail]):
     site_path = "access_code__reservation__site"
-    list_display = ["access_code", "to_address", "status", "is_resend", "requested_at", "sent_at", "requested_by"]
+    list_display = [
+        "access_code",
+        "to_address",
+        "status",
+        "is_resend",
+        "is_automatic",
+        "requested_at",
+        "sent_at",
+        "requested_by",
+    ]
     list_filter = ["status", "is_resend"]
     search_fields = ["to_address", "access_code__name"]
     list_select_related = ["access_code", "requested_by"]

@@ -85,12 +85,17 @@ def code_emails_fail_stale(*, now: datetime, access_code: AccessCode | None = No
     return failed
 
 
-def code_email_request(*, access_code: AccessCode, user: User | None = None, resend: bool = False) -> CodeEmail:
+def code_email_request(
+    *, access_code: AccessCode, user: User | None = None, resend: bool = False, automatic: bool = False
+) -> CodeEmail:
     """Record that the guest should get the code by email and queue the send after commit.
 
     Returns the ``CodeEmail`` row. When an email for this code is already queued or sending,
     returns that one (a double click queues one email). Without ``resend``, an email already
     sent is returned as it is; with ``resend`` (staff asking on purpose) a new one is queued.
+
+    ``automatic`` marks a send the site's email policy asked for (``codes.sending``): its
+    history says so.
 
     Raises ``Refused`` with a message for staff when the code cannot be emailed: not set,
     no PIN yet, no guest address, or the stay is over.
@@ -118,6 +123,7 @@ def code_email_request(*, access_code: AccessCode, user: User | None = None, res
                 to_address=code.reservation.guest_email,
                 requested_by=user,
                 is_resend=resend,
+                is_automatic=automatic,
             )
             enqueue_on_commit(code_email_send_task, email.pk)
     except IntegrityError:
@@ -192,7 +198,8 @@ def code_email_send(*, code_email_id: int) -> CodeEmail:
         # Unconditional: the email went out, even if a sweep gave up on this row meanwhile.
         CodeEmail.objects.filter(pk=email.pk).update(status=Status.SENT, sent_at=timezone.now(), error="")
         kind = "Resent" if email.is_resend else "Emailed"
-        record(code, EMAILED, f"{kind} to {email.to_address}", user=email.requested_by)
+        how = " automatically, by the site's email policy" if email.is_automatic else ""
+        record(code, EMAILED, f"{kind} to {email.to_address}{how}", user=email.requested_by)
     logger.info("Sent code email %s for code %s", email.pk, code.pk)
     email.refresh_from_db()
     return email
@@ -261,6 +268,20 @@ def _code_entries(stay_codes: list[AccessCode]) -> list[dict[str, Any]]:
     return entries
 
 
+# Seam programs an offline Oracode code only about an hour before it starts (see README): a code
+# set this close to its start was one of those, and its email could not have gone out sooner.
+SET_SHORTLY_BEFORE = timedelta(hours=2)
+
+
+def set_shortly_before(stay_codes: list[AccessCode]) -> bool:
+    """Whether a code of the stay with its PIN was set only shortly before it starts, so the
+    guest hears why the email comes so close to check-in."""
+    return any(
+        c.status == AccessCode.Status.SET and c.set_at is not None and c.set_at >= c.starts_at - SET_SHORTLY_BEFORE
+        for c in stay_codes
+    )
+
+
 def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool) -> dict[str, Any]:
     zone = ZoneInfo(code.timezone)
     start, end = code.starts_at.astimezone(zone), code.ends_at.astimezone(zone)
@@ -272,6 +293,7 @@ def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool) -> d
         "codes": _code_entries(stay_codes) if len(stay_codes) > 1 else [],
         "several_doors": several_doors,
         "earlier_codes": earlier,
+        "set_shortly_before": set_shortly_before(stay_codes),
         "guest_name": code.reservation.guest_name,
         "site_name": code.reservation.site.name,
         # The unit when the stay opens several doors; the door when it opens one.

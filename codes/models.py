@@ -259,6 +259,7 @@ class CodeEmail(models.Model):
     # task (the broker was down or flushed), and the sweep queues it again.
     queued_at = models.DateTimeField(default=timezone.now)
     is_resend = models.BooleanField(default=False, help_text="Staff asked to send the code again.")
+    is_automatic = models.BooleanField(default=False, help_text="Sent on its own by the site's email policy.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # When a worker took the send: a row still "sending" long after this belongs to a worker
     # that died mid-send, and whether the guest got the email is unknown.
@@ -299,6 +300,7 @@ class StaffAlert(models.Model):
         ACCOUNT_DISCONNECTED = "account_disconnected", "dormakaba account disconnected"
         STAY_NEEDS_ATTENTION = "stay_needs_attention", "Stay needs attention"
         FEED_HELD = "feed_held", "Feed dropped many stays"
+        GUEST_NO_EMAIL = "guest_no_email", "Guest has no email address"
 
     site = models.ForeignKey("properties.Site", on_delete=models.CASCADE, related_name="staff_alerts")
     lock = models.ForeignKey(

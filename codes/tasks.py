@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from codes import following, sweeping
+from codes import following, sending, sweeping
 from codes.alerts import staff_alert_email_task, staff_alerts_requeue_unsent  # noqa: F401 - registers the task
 from codes.creating import CLAIM_LEASE, access_code_create
 from codes.emails import code_email_send_task, code_emails_fail_stale, code_emails_requeue_lost  # noqa: F401
@@ -57,3 +57,10 @@ def access_codes_sweep_task() -> int:
     staff_alerts_requeue_unsent(now=now)
     seam_create_calls_prune(now=now)
     return len(work)
+
+
+@shared_task
+def guest_emails_send_due_task() -> int:
+    """Beat: request the code email of every stay due by its site's email policy (see
+    ``codes.sending``); returns how many were requested. Safe to run in two workers at once."""
+    return len(sending.guest_emails_send_due(now=timezone.now()))

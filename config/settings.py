@@ -226,6 +226,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feeds.tasks.feeds_sync_task",
         "schedule": env.float("FEEDS_SYNC_INTERVAL_SECONDS", default=900.0),
     },
+    "send-guest-emails": {
+        "task": "codes.tasks.guest_emails_send_due_task",
+        "schedule": env.float("GUEST_EMAIL_INTERVAL_SECONDS", default=300.0),
+    },
 }
 
 # Seam: the real API when SEAM_API_KEY is set, else the built-in simulator on loopback.

@@ -26,6 +26,7 @@ from codes.selectors import (
     staff_alerts_for_user,
     stays_needing_attention_for_user,
 )
+from codes.sending import email_plan
 from feeds.models import CalendarFeed
 from feeds.selectors import feeds_for_user, feeds_in_trouble_for_user, held_reservations
 from feeds.sync import last_checked
@@ -120,7 +121,8 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def reservation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     reservation = reservation_for_user(user=request.user, pk=pk)
-    return render(request, "front/reservation_detail.html", {"reservation": reservation})
+    plan = email_plan(reservation=reservation, now=timezone.now())
+    return render(request, "front/reservation_detail.html", {"reservation": reservation, "email_plan": plan})
 
 
 @login_required

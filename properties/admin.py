@@ -155,9 +155,9 @@ class SiteScopedAdmin(admin.ModelAdmin[_M]):
 @admin.register(Site)
 class SiteAdmin(SiteScopedAdmin[Site]):
     site_path = "pk"
-    list_display = ["name", "timezone", "dormakaba_site_name", "created_at"]
+    list_display = ["name", "timezone", "dormakaba_site_name", "guest_email_policy", "created_at"]
     search_fields = ["name", "dormakaba_site_name"]
-    list_filter = ["timezone"]
+    list_filter = ["timezone", "guest_email_policy"]
     filter_horizontal = ["staff"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Site | None = None) -> list[str]:

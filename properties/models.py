@@ -4,6 +4,7 @@ from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -16,6 +17,13 @@ def validate_iana_timezone(value: str) -> None:
 class Site(models.Model):
     """A property. Maps to one dormakaba Oracode site connected to Seam."""
 
+    class GuestEmailPolicy(models.TextChoices):
+        """When the guest's code email goes out on its own (never before every code is set)."""
+
+        BEFORE_ARRIVAL = "before_arrival", "A set time before arrival"
+        WHEN_SET = "when_set", "As soon as every code is set"
+        STAFF = "staff", "Never: staff send it"
+
     name = models.CharField(max_length=200)
     timezone = models.CharField(
         max_length=64, validators=[validate_iana_timezone], help_text="IANA time zone, e.g. America/Los_Angeles."
@@ -24,6 +32,18 @@ class Site(models.Model):
         max_length=200, blank=True, help_text="The site name in dormakaba Oracode, as Seam reports it."
     )
     staff = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="sites")
+    guest_email_policy = models.CharField(
+        max_length=16,
+        choices=GuestEmailPolicy.choices,
+        default=GuestEmailPolicy.BEFORE_ARRIVAL,
+        help_text="When the guest's code email is sent on its own; never before every code is set.",
+    )
+    guest_email_days_before = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MaxValueValidator(60)],
+        help_text="Days before the unit's check-in time that the email is due (0 to 60). Staff are told by "
+        "then when a guest has no email address.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
