@@ -60,7 +60,10 @@ class Offer(Generic[P]):
 
     @property
     def refusals(self) -> list[str]:
-        """Why the stay cannot have its codes: each door it needs that offers nothing, and why."""
+        """Why the stay cannot have its codes: each door it needs that offers nothing, and why (or
+        that the unit has no door at all: a stay there would get no code)."""
+        if not self.doors:
+            return [f"{self.unit.name} has no doors yet: add them to the unit in the admin, then create the codes."]
         return [
             f"{door.lock.name}: {' '.join(door.reasons) or 'no window fits these dates.'}"
             for door in self.doors

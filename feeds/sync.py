@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -88,7 +88,12 @@ def feed_create(*, unit: Unit, url: str, channel: str = "") -> CalendarFeed:
     except ValidationError as exc:
         said = [message for messages in exc.message_dict.values() for message in messages]
         raise Refused(" ".join(said) or "This feed address cannot be used.", field="url") from exc
-    feed.save()
+    try:
+        with transaction.atomic():
+            feed.save()
+    except IntegrityError as exc:
+        # The same link added twice at once: the other request added it.
+        raise Refused("This unit has this feed already.", field="url") from exc
     return feed
 
 

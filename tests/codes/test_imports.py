@@ -191,3 +191,15 @@ def test_cancelling_a_flagged_stay_clears_its_flag_and_alert(suite, doors):
     assert stay.is_cancelled
     assert not stay.needs_attention
     assert StaffAlert.objects.get().resolved_at is not None
+
+
+def test_a_stay_in_a_unit_without_doors_waits_for_staff(doors):
+    from tests.builders import make_unit
+
+    empty = make_unit(doors[ROOM_101].site, "Garden room")
+
+    imported = arrive(empty, external_id="NO-DOORS-1")
+
+    assert imported.needs_attention
+    assert "Garden room has no doors yet" in imported.reservation.attention
+    assert not imported.reservation.access_codes.exists()
