@@ -9,7 +9,7 @@ service's ``Refused`` becomes a 400 naming the field (:mod:`api.errors`).
 from datetime import date
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -46,8 +46,8 @@ from codes.models import AccessCode
 from codes.offers import change_offer, stay_offer
 from codes.selectors import ReservationSort
 from codes.stays import reservation_cancel, reservation_change_dates
-from properties.models import Reservation, Unit, UnitDoor
-from properties.selectors import sites_for_user
+from properties.models import Reservation, Unit
+from properties.selectors import sites_for_user, units_for_user
 
 BAD_INPUT = OpenApiResponse(OpenApiTypes.OBJECT, description='Bad input: `{"<field>": ["<message>", ...]}`.')
 NOT_FOUND = OpenApiResponse(OpenApiTypes.OBJECT, description="Not one of the caller's sites' objects.")
@@ -61,17 +61,6 @@ class ConflictSerializer(serializers.Serializer[Any]):
 
 
 CONFLICT = OpenApiResponse(ConflictSerializer, description="The request clashes with how things stand: see detail.")
-
-
-def units_for_user(request: Request) -> QuerySet[Unit]:
-    """The caller's units, each with its site and its doors in walking order."""
-    doors = UnitDoor.objects.select_related("lock").order_by("position", "pk")
-    return (
-        Unit.objects.filter(site__in=sites_for_user(user=request.user))
-        .select_related("site")
-        .prefetch_related(Prefetch("unit_doors", queryset=doors))
-        .order_by("site__name", "name", "pk")
-    )
 
 
 def today() -> date:
@@ -89,7 +78,7 @@ class UnitList(generics.ListAPIView[Unit]):
     serializer_class = UnitSerializer
 
     def get_queryset(self) -> QuerySet[Unit]:
-        return units_for_user(self.request)
+        return units_for_user(user=self.request.user)
 
 
 class UnitWindows(APIView):
@@ -101,7 +90,7 @@ class UnitWindows(APIView):
     def get(self, request: Request, pk: int) -> Response:
         """Per door of the unit, in walking order: the code windows it offers a stay on these dates
         (one preselected, the closest to the unit's standard times), or why none."""
-        unit = get_object_or_404(units_for_user(request), pk=pk)
+        unit = get_object_or_404(units_for_user(user=request.user), pk=pk)
         query = StayDatesSerializer(data=request.query_params, context={"today": today()})
         query.is_valid(raise_exception=True)
         arrival, departure = query.validated_data["arrival"], query.validated_data["departure"]

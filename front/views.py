@@ -7,7 +7,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -32,7 +31,7 @@ from feeds.selectors import feeds_for_user, feeds_in_trouble_for_user, held_rese
 from feeds.sync import last_checked
 from front.forms import FeedForm, ReservationFilterForm, SiteFilterForm
 from locks.models import Lock
-from properties.models import Unit, UnitDoor
+from properties.models import Unit
 from properties.selectors import sites_for_user, units_for_user
 
 UPCOMING_DAYS = 14
@@ -159,9 +158,7 @@ def ledger(request: HttpRequest) -> HttpResponse:
 @require_GET
 def unit_list(request: HttpRequest) -> HttpResponse:
     """Every unit of the person's sites, with its doors in walking order and its feeds."""
-    units = units_for_user(user=request.user).prefetch_related(
-        Prefetch("unit_doors", queryset=UnitDoor.objects.select_related("lock").order_by("position", "pk"))
-    )
+    units = units_for_user(user=request.user)
     feeds: dict[int, list[CalendarFeed]] = {}
     for feed in feeds_for_user(user=request.user):
         feeds.setdefault(feed.unit_id, []).append(feed)
