@@ -1,9 +1,16 @@
 """A lock's local times in words, for staff and guests: ``Tue 10 Sep 15:00 → Sun 15 Sep 11:00
-(America/Los_Angeles, PDT)``. Fixed English names, so the text never depends on the locale of
-the process that renders it."""
+(America/Los_Angeles, PDT)``.
+
+In the active language (``django.utils.translation``): English names by default, whatever the
+locale of the process, and a guest's own language where the guest's email or page activates
+it (``Di., 10. Sep. 15:00`` in German). Times are 24-hour in every language.
+"""
 
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from django.utils import translation
+from django.utils.dateformat import format as django_date_format
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -17,8 +24,17 @@ def format_time(value: time) -> str:
     return value.strftime("%H:%M:%S" if value.second else "%H:%M")
 
 
+# A day in each guest language, in Django's date format characters (``D`` the weekday's and
+# ``M`` the month's abbreviation, both translated by Django's own catalogues).
+_DAY_FORMATS = {"pt": "D, j M", "es": "D j M", "fr": "D j M", "de": "D, j. M"}
+
+
 def format_date(day: date, *, with_year: bool = True) -> str:
-    text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    pattern = _DAY_FORMATS.get((translation.get_language() or "en").split("-")[0])
+    if pattern is None:
+        text = f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    else:
+        text = django_date_format(day, pattern)
     return f"{text} {day.year}" if with_year else text
 
 

@@ -187,6 +187,7 @@ class AccessCodeEvent(models.Model):
         WINDOW_MISMATCH = "window_mismatch", "Seam made another window than asked"
         ALERTED = "alerted", "Staff alerted"
         GUEST_CHANGED = "guest_changed", "Guest details corrected"
+        SHOWN_TO_GUEST = "shown_to_guest", "Shown to guest"
 
     access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(auto_now_add=True)
@@ -301,6 +302,8 @@ class StaffAlert(models.Model):
         STAY_NEEDS_ATTENTION = "stay_needs_attention", "Stay needs attention"
         FEED_HELD = "feed_held", "Feed dropped many stays"
         GUEST_NO_EMAIL = "guest_no_email", "Guest has no email address"
+        FEED_FAILING = "feed_failing", "Calendar feed failing"
+        CODE_NOT_SET = "code_not_set", "Code not set in time"
 
     site = models.ForeignKey("properties.Site", on_delete=models.CASCADE, related_name="staff_alerts")
     lock = models.ForeignKey(
@@ -319,6 +322,11 @@ class StaffAlert(models.Model):
     # When its email task was last put on the queue (see CodeEmail.queued_at).
     email_queued_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # How it ended when it resolved itself (the door came back, the code got set), in words for
+    # the email that tells staff so; empty when staff resolved it or it is open.
+    resolution = models.TextField(blank=True)
+    # When the site's staff were told it resolved itself (only alerts they were emailed about).
+    resolution_emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -339,3 +347,37 @@ def walking_order(codes: Iterable[AccessCode], unit: "Unit") -> list[AccessCode]
     list a stay's codes, and why the first of them carries the stay's email."""
     positions = {unit_door.lock_id: unit_door.position for unit_door in unit.unit_doors.all()}
     return sorted(codes, key=lambda code: (positions.get(code.lock_id, 0), code.starts_at, code.pk))
+
+
+class GuestLink(models.Model):
+    """A stay's guest page link: signed and unguessable, no login (see ``codes.guestlinks``).
+
+    ``public_id`` is random; the link carries it with a signature, so a tampered link is refused
+    before any lookup. Staff revoke a link (it then answers 404) and make a new one. Like a PIN,
+    ``public_id`` is never shown in the admin or logged.
+    """
+
+    reservation = models.ForeignKey("properties.Reservation", on_delete=models.CASCADE, related_name="guest_links")
+    public_id = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One live link per stay: the one the emails carry.
+            models.UniqueConstraint(
+                fields=["reservation"], condition=Q(revoked_at__isnull=True), name="guest_link_one_live_per_stay"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "live"
+        return f"Guest link of reservation {self.reservation_id} ({state})"

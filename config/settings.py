@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "codes",
     "feeds",
     "api",
+    "guests",
     "front",
 ]
 
@@ -143,7 +144,17 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The guests' languages: their code email and guest page (staff pages stay English, through
+# the same framework). Each has its catalogue under locale/, compiled .mo files included.
+LANGUAGES = [
+    ("en", "English"),
+    ("pt", "Português"),
+    ("es", "Español"),
+    ("fr", "Français"),
+    ("de", "Deutsch"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -173,6 +184,9 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Where people reach this app, for the links in emails (the guest page, the page that fixes an
+# alert): emails are sent by workers, with no request to take the host from.
+APP_BASE_URL = env.str("APP_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Front desk <frontdesk@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

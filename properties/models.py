@@ -44,6 +44,19 @@ class Site(models.Model):
         help_text="Days before the unit's check-in time that the email is due (0 to 60). Staff are told by "
         "then when a guest has no email address.",
     )
+    guest_page_days_before = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(60)],
+        help_text="Days before the unit's check-in time that the guest page starts showing the PINs (0 to 60). "
+        "Empty: the same as the email.",
+    )
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="The guests' language unless a reservation says otherwise: their email and guest page.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -117,6 +130,12 @@ class Reservation(models.Model):
     guest_name = models.CharField(max_length=200)
     # A channel may not give the guest's address (calendar feeds never do).
     guest_email = models.EmailField(blank=True)
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text="The guest's language for the email and the guest page. Empty: the site's.",
+    )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.STAFF, editable=False)
     # The stay's id where it came from: a calendar event's UID, or the PMS's id sent to the
     # API. Unique per unit, so a stay that arrives twice (a retry, a feed and the API) is one.
@@ -163,6 +182,11 @@ class Reservation(models.Model):
         return self.cancelled_at is not None
 
     @property
+    def guest_language(self) -> str:
+        """The language the guest reads: the reservation's, or else its site's."""
+        return self.language or self.site.language
+
+    @property
     def needs_attention(self) -> bool:
         return bool(self.attention)
 
@@ -175,3 +199,28 @@ class Reservation(models.Model):
             raise ValidationError({"departure": "Departure must be at least one day after arrival."})
         if self.unit_id and self.site_id and self.unit.site_id != self.site_id:
             raise ValidationError({"unit": "This unit belongs to another site."})
+
+
+class SiteMessage(models.Model):
+    """What staff wrote for a site's guests in one language: the code email's subject and body,
+    and the guest page's directions, in the placeholder language of ``codes.placeholders``.
+
+    An empty subject or body means the built-in text (translated); empty directions show none.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="messages")
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES)
+    email_subject = models.CharField(max_length=300, blank=True)
+    email_body = models.TextField(blank=True)
+    directions = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["site__name", "language"]
+        constraints = [models.UniqueConstraint(fields=["site", "language"], name="site_message_one_per_language")]
+
+    def __str__(self) -> str:
+        return f"{self.site} · {self.get_language_display()}"

@@ -11,7 +11,7 @@ from codes.creating import CLAIM_LEASE
 from codes.tasks import access_code_create_task
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {"properties", "locks", "codes", "feeds", "api", "front", "simulator", "config"}
+PACKAGES = {"properties", "locks", "codes", "feeds", "api", "guests", "front", "simulator", "config"}
 # What each package may import of the others (config, the project, holds settings and helpers
 # every app uses; its root URLconf and Celery app sit above them all and are not checked).
 ALLOWED = {
@@ -21,6 +21,8 @@ ALLOWED = {
     # Stays arriving on their own: from calendar feeds, and from PMSs through the REST API.
     "feeds": {"codes", "locks", "properties", "config"},
     "api": {"feeds", "codes", "locks", "properties", "config"},
+    # The guest's own page, public behind a signed link.
+    "guests": {"codes", "locks", "properties", "config"},
     # The demo's commands (demo_data, seam_simulator) start the simulator beside the app.
     "front": {"feeds", "codes", "locks", "properties", "config", "simulator"},
     "simulator": set(),
