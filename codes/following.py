@@ -21,7 +21,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from codes.alerts import alert_code_failed, alert_window_mismatch, seam_window_mismatch, window_asked
+from codes.alerts import (
+    alert_code_failed,
+    alert_window_mismatch,
+    code_not_set_resolve,
+    seam_window_mismatch,
+    window_asked,
+)
 from codes.history import record
 from codes.models import AccessCode, AccessCodeEvent
 from locks.seam import SeamAccessCode, SeamClient, SeamError, SeamPermanentError, seam_client_from_settings
@@ -72,7 +78,7 @@ def apply_seam_state(code: AccessCode, seam_code: SeamAccessCode, now: datetime)
     until its window ends would hide that until the guest stands at the door. Warnings
     (``delay_in_setting_on_device``) do not fail it. What Seam made is checked against what was
     asked (Seam rounds to the nearest user level); a difference is recorded and alerted, never
-    silent.
+    silent. A code set after staff were alerted that it was not resolves that alert.
     """
     was_set = code.status == Status.SET
     _copy_answer(code, seam_code)
@@ -84,6 +90,8 @@ def apply_seam_state(code: AccessCode, seam_code: SeamAccessCode, now: datetime)
     code.save()
     if code.status == Status.SET and not was_set:
         record(code, Kind.SET, "Seam reports the code set on the lock system.")
+        # Late after all, but set: staff who were told it was not hear that it is.
+        code_not_set_resolve(code)
     elif code.status == Status.FAILED and seam_code.errors:
         record(
             code, Kind.FAILED, f"Seam reports an error on the code: {code.last_error_type}: {code.last_error_message}"

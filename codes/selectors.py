@@ -229,12 +229,13 @@ def staff_alerts_for_user(*, user: User) -> QuerySet[StaffAlert]:
 
     An alert about a code whose window has ended is left out: nothing can be done for that
     stay any more, and the dashboard is for what still can. So are a stay's "needs attention"
-    and a feed's held removals: the dashboard lists those stays and feeds themselves.
+    and a feed's held removals or failure: the dashboard lists those stays and feeds themselves.
     """
+    feeds_and_stays = [StaffAlert.Kind.STAY_NEEDS_ATTENTION, StaffAlert.Kind.FEED_HELD, StaffAlert.Kind.FEED_FAILING]
     return (
         StaffAlert.objects.filter(site__in=sites_for_user(user=user), resolved_at__isnull=True)
         .exclude(access_code__ends_at__lte=timezone.now())
-        .exclude(kind__in=[StaffAlert.Kind.STAY_NEEDS_ATTENTION, StaffAlert.Kind.FEED_HELD])
+        .exclude(kind__in=feeds_and_stays)
         .select_related("lock", "access_code")
         .order_by("-created_at", "-pk")
     )

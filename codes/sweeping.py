@@ -1,21 +1,15 @@
 """The beat's sweep: the codes whose next step is due, and the codes still not set close to
-check-in, which the site's staff hear about (once per level)."""
+check-in, which the site's staff hear about (a staff alert per level, see ``codes.alerts``)."""
 
-import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import send_mail as send_mail
 from django.db.models import F, Q
-from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
+from codes.alerts import alert_code_not_set, staff_alerts_resolve
 from codes.creating import CLAIM_LEASE
-from codes.history import record
-from codes.models import AccessCode, AccessCodeEvent
-
-logger = logging.getLogger(__name__)
+from codes.models import AccessCode, StaffAlert
 
 Status = AccessCode.Status
 Escalation = AccessCode.Escalation
@@ -67,23 +61,26 @@ def access_codes_due(*, now: datetime, limit: int | None = None) -> list[tuple[i
 
 
 def access_codes_escalate(*, now: datetime) -> list[AccessCode]:
-    """Warn the site's staff about codes still not set close to check-in; returns those escalated.
+    """Alert the site's staff about codes still not set close to check-in; returns those escalated.
 
     A warning when a code is still not set ``CODES_WARN_HOURS`` before it starts, urgent at
-    ``CODES_URGENT_HOURS``. Each level is sent once per code (conditional update). Only codes a
-    guest still counts on (``AccessCodeQuerySet.needed``): a cancelled stay or a superseded
-    code has nobody waiting. A code Seam says it will program later (``deferring_creation``,
-    about an hour before it starts) is on schedule, not late, until that time is
-    ``DEFERRAL_GRACE`` past.
+    ``CODES_URGENT_HOURS``: each a ``CODE_NOT_SET`` staff alert, raised once per code and level
+    (conditional update of the code's ``escalation``, and the alert's unique open key), on the
+    dashboard and emailed. Only codes a guest still counts on (``AccessCodeQuerySet.needed``):
+    a cancelled stay or a superseded code has nobody waiting, and its open alert is resolved
+    quietly. A code Seam says it will program later (``deferring_creation``, about an hour
+    before it starts) is on schedule, not late, until that time is ``DEFERRAL_GRACE`` past.
+    A code set after all resolves its alert where it is set (``codes.following``).
     """
     not_set = AccessCode.objects.needed(now).exclude(status=Status.SET)
+    _resolve_not_needed(now)
     escalated: list[AccessCode] = []
     for level, hours, below in (
         (Escalation.URGENT, settings.CODES_URGENT_HOURS, [Escalation.NONE, Escalation.WARNING]),
         (Escalation.WARNING, settings.CODES_WARN_HOURS, [Escalation.NONE]),
     ):
         candidates = not_set.filter(starts_at__lte=now + timedelta(hours=hours), escalation__in=below)
-        for code in candidates.select_related("reservation__site", "lock"):
+        for code in candidates.select_related("reservation__site", "lock__site"):
             if _deferred_on_schedule(code, now):
                 continue
             # not_set again: a refresh may have set the code since it was selected.
@@ -107,37 +104,21 @@ def _deferred_on_schedule(code: AccessCode, now: datetime) -> bool:
 
 
 def _notify_staff(code: AccessCode, level: str) -> None:
-    """Email the level to the site's active staff with an address; the outcome goes into the
-    code's history (the level stays recorded either way: each is sent once)."""
-    site = code.reservation.site
-    recipients = list(site.staff.filter(is_active=True).exclude(email="").values_list("email", flat=True))
-    if not recipients:
-        logger.warning("No staff with an email address to warn about code %s at %s", code.pk, site.name)
-        record(
-            code, AccessCodeEvent.Kind.ESCALATED, f"{level}: no staff of {site.name} has an email address to notify."
+    """Raise the level's alert (its email goes after commit; the level stays recorded on the
+    code either way: each is raised once)."""
+    alert_code_not_set(code, level)
+
+
+def _resolve_not_needed(now: datetime) -> int:
+    """Quietly resolve the not-set alerts of codes nobody counts on any more (the stay was
+    cancelled or moved, the window ended): nothing is left to do, nor to tell."""
+    open_alerts = dict(
+        StaffAlert.objects.filter(kind=StaffAlert.Kind.CODE_NOT_SET, resolved_at__isnull=True).values_list(
+            "key", "access_code_id"
         )
-        return
-    starts = code.starts_at.astimezone(ZoneInfo(code.timezone))
-    context = {
-        "level": level,
-        "guest_name": code.reservation.guest_name,
-        "site_name": site.name,
-        "door_name": code.lock.name,
-        "state": code.get_status_display().lower(),
-        "check_in": f"{starts:%a %d %b %H:%M}",
-        "zone": code.timezone,
-        "zone_abbreviation": starts.tzname(),
-        "error_type": code.last_error_type,
-        "error_message": code.last_error_message,
-    }
-    subject = render_to_string("codes/email/escalation_subject.txt", context).strip()
-    body = render_to_string("codes/email/escalation.txt", context)
-    try:
-        send_mail(subject, body, None, recipients, fail_silently=False)
-    except OSError as exc:
-        # SMTP errors are OSErrors: the failure goes into the history, where the dashboard
-        # shows it, and the sweep goes on.
-        logger.exception("Could not email staff about code %s", code.pk)
-        record(code, AccessCodeEvent.Kind.ESCALATED, f"{level}: could not email staff: {exc}")
-        return
-    record(code, AccessCodeEvent.Kind.ESCALATED, f"{level}: staff notified ({len(recipients)} recipient(s)).")
+    )
+    if not open_alerts:
+        return 0
+    needed = set(AccessCode.objects.needed(now).filter(pk__in=open_alerts.values()).values_list("pk", flat=True))
+    keys = [key for key, code_id in open_alerts.items() if code_id not in needed]
+    return staff_alerts_resolve(keys=Q(key__in=keys)) if keys else 0

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from codes.alerts import alert_code_failed, alert_code_removed, door_alert, staff_alert_raise, staff_alerts_resolve
 from codes.history import record
@@ -106,7 +107,8 @@ def webhook_receive(*, svix_id: str, payload: dict[str, Any]) -> bool:
     Code events go into the code's history; a waiting code is refreshed from Seam, or failed at
     once when a ``failed_to_set_on_device`` names its errors. A guest's code removed from its
     lock, a door disconnected or removed, and a dormakaba account disconnected alert the
-    site's staff; a door or account connected again resolves its alert.
+    site's staff; a door or account connected again resolves its alert, and staff who were
+    emailed about it are told so.
     Raises ``PayloadRefused`` (nothing recorded) for a payload nested too deep.
     """
     payload = webhook_payload_clean(payload)
@@ -179,7 +181,10 @@ def _door_event(event_type: str, payload: dict[str, Any]) -> None:
     if lock is None:
         return
     if event_type == "device.connected":
-        staff_alerts_resolve(keys=Q(key=f"{AlertKind.DOOR_DISCONNECTED}:{lock.pk}"))
+        staff_alerts_resolve(
+            keys=Q(key=f"{AlertKind.DOOR_DISCONNECTED}:{lock.pk}"),
+            resolution=gettext("Resolved: Seam reports %(door)s connected again.") % {"door": lock.name},
+        )
     elif event_type == "device.disconnected":
         why = _text(payload, "error_code")
         door_alert(
@@ -207,7 +212,12 @@ def _account_event(event_type: str, payload: dict[str, Any]) -> None:
         return
     key_prefix = f"{AlertKind.ACCOUNT_DISCONNECTED}:{account_id}:"
     if event_type == "connected_account.connected":
-        staff_alerts_resolve(keys=Q(key__startswith=key_prefix))
+        staff_alerts_resolve(
+            keys=Q(key__startswith=key_prefix),
+            resolution=gettext(
+                "Resolved: Seam is connected to the dormakaba account again; new codes can be made for its doors."
+            ),
+        )
         return
     errors = _dicts(payload.get("connected_account_errors"))
     sites_lost = [e for e in errors if e.get("error_code") == "dormakaba_sites_disconnected"]

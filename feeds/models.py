@@ -37,6 +37,7 @@ class CalendarFeed(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False)
+    # When it began failing: kept from the first failed sync after a good one ("failing since").
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Stays the feed stopped listing when it suddenly listed far fewer than before: nothing is
     # cancelled until staff confirm (a channel's outage must not cancel a building's stays).

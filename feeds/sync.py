@@ -7,28 +7,33 @@ changes use; an event the feed stops listing cancels its stay through
 :func:`codes.stays.reservation_cancel` (its codes go to the ledger). Past stays and blocked
 dates are not stays.
 
-A feed that fails changes nothing. A feed that suddenly lists none, or far fewer, of the future
-stays it listed before (a channel's outage, a wrong link pasted) cancels nothing: the removals
-are held until staff confirm them. An unchanged feed (304, or the same body) writes nothing.
+A feed that fails changes nothing; one that keeps failing for ``FEEDS_ALERT_AFTER_MINUTES``
+alerts the site's staff (once), and the alert resolves itself, telling them, when the feed syncs
+again. A feed that suddenly lists none, or far fewer, of the future stays it listed before (a
+channel's outage, a wrong link pasted) cancels nothing: the removals are held until staff confirm
+them. An unchanged feed (304, or the same body) writes nothing.
 """
 
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from codes.alerts import staff_alert_raise, staff_alerts_resolve
 from codes.errors import Refused
 from codes.imports import reservation_follow_dates, reservation_import
+from codes.localtime import format_local, zone_abbreviation
 from codes.models import StaffAlert
 from codes.stays import reservation_cancel
 from feeds.fetching import fetch_feed
@@ -125,10 +130,12 @@ def feed_sync(*, feed: CalendarFeed, now: datetime | None = None) -> SyncResult:
     """Fetch the feed and bring its unit's stays in line with it; returns what was done.
 
     Never raises for the feed's own faults (unreachable, not iCal, too big): those are kept on
-    the feed as its last error and change nothing else.
+    the feed as its last error, with when it began failing (``last_error_at``), and change
+    nothing else.
     """
     now = now or timezone.now()
     result = SyncResult(feed=feed)
+    was_failing = feed.is_failing
     try:
         fetched = fetch_feed(feed.url, etag=feed.etag, last_modified=feed.last_modified)
         digest = hashlib.sha256(fetched.body).hexdigest() if fetched.body is not None else feed.body_sha256
@@ -137,16 +144,21 @@ def feed_sync(*, feed: CalendarFeed, now: datetime | None = None) -> SyncResult:
                 # The channel answers again, with what it listed before: no longer failing.
                 CalendarFeed.objects.filter(pk=feed.pk).update(last_error="", last_error_at=None, last_success_at=now)
                 feed.last_error, feed.last_error_at, feed.last_success_at = "", None, now
+                _failing_resolve(feed)
             cache.set(_checked_key(feed), now, timeout=None)
             result.unchanged = True
             return result
         known_channel = "" if feed.channel == CalendarFeed.Channel.OTHER else feed.channel
         events = parse_feed(fetched.body, channel=known_channel)
     except Refused as refusal:
-        CalendarFeed.objects.filter(pk=feed.pk).update(last_error=refusal.message, last_error_at=now)
-        feed.last_error, feed.last_error_at = refusal.message, now
+        # Kept from the first failure on: how long the feed has failed is what staff need.
+        since = feed.last_error_at if feed.is_failing and feed.last_error_at else now
+        CalendarFeed.objects.filter(pk=feed.pk).update(last_error=refusal.message, last_error_at=since)
+        feed.last_error, feed.last_error_at = refusal.message, since
         logger.warning("Feed %s failed: %s", feed.pk, refusal.message)
         result.error = refusal.message
+        if since <= now - timedelta(minutes=settings.FEEDS_ALERT_AFTER_MINUTES):
+            _failing_alert(feed)
         return result
     _apply(feed, events, result, now)
     CalendarFeed.objects.filter(pk=feed.pk).update(
@@ -160,7 +172,45 @@ def feed_sync(*, feed: CalendarFeed, now: datetime | None = None) -> SyncResult:
     )
     cache.set(_checked_key(feed), now, timeout=None)
     feed.refresh_from_db()
+    if was_failing:
+        _failing_resolve(feed)
     return result
+
+
+def _failing_key(feed: CalendarFeed) -> str:
+    return f"{StaffAlert.Kind.FEED_FAILING}:{feed.pk}"
+
+
+def _failing_alert(feed: CalendarFeed) -> StaffAlert:
+    """The feed has failed for a while: once, until it syncs again (the alert's key)."""
+    site = feed.unit.site
+    since = feed.last_error_at or timezone.now()
+    local = since.astimezone(ZoneInfo(site.timezone))
+    words = {
+        "channel": feed.get_channel_display(),
+        "unit": feed.unit.name,
+        "since": f"{format_local(local)} {zone_abbreviation(local)}",
+        "error": feed.last_error,
+    }
+    return staff_alert_raise(
+        site=site,
+        kind=StaffAlert.Kind.FEED_FAILING,
+        key=_failing_key(feed),
+        message=gettext(
+            "The %(channel)s feed of %(unit)s has failed since %(since)s: %(error)s Its stays stay as they were, "
+            "but new bookings, changes and cancellations at %(channel)s are not followed until it syncs again. "
+            "Check the feed's link on the unit's page."
+        )
+        % words,
+    )
+
+
+def _failing_resolve(feed: CalendarFeed) -> int:
+    words = {"channel": feed.get_channel_display(), "unit": feed.unit.name}
+    return staff_alerts_resolve(
+        keys=Q(key=_failing_key(feed)),
+        resolution=gettext("Resolved: the %(channel)s feed of %(unit)s syncs again.") % words,
+    )
 
 
 @transaction.atomic
@@ -246,13 +296,13 @@ def _remove_unlisted(
     gone = [stay for stay in future if stay.uid not in listed]
     still_listed = len(future) - len(gone)
     if not gone:
-        _release_hold(feed)
+        _release_hold(feed, by_itself=True)
         return
     if still_listed == 0 or (len(gone) >= 2 and len(gone) > HOLD_SHARE * len(future)):
         _hold(feed, gone, len(future), now)
         result.held = len(gone)
         return
-    _release_hold(feed)
+    _release_hold(feed, by_itself=True)
     for stay in gone:
         _cancel(stay, now, user=None)
         result.cancelled += 1
@@ -275,11 +325,19 @@ def _hold(feed: CalendarFeed, gone: list[FeedStay], listed_before: int, now: dat
     )
 
 
-def _release_hold(feed: CalendarFeed) -> None:
+def _release_hold(feed: CalendarFeed, *, by_itself: bool) -> None:
+    """Nothing is held any more: by the feed itself listing its stays again (staff who were
+    emailed hear so), or by staff confirming the removals (they know)."""
     if feed.held_removals:
         CalendarFeed.objects.filter(pk=feed.pk).update(held_removals=[], held_at=None)
         feed.held_removals, feed.held_at = [], None
-    staff_alerts_resolve(keys=_hold_query(feed))
+    resolution = ""
+    if by_itself:
+        resolution = gettext(
+            "Resolved: the %(channel)s feed of %(unit)s no longer drops many stays at once; nothing waits for "
+            "confirmation."
+        ) % {"channel": feed.get_channel_display(), "unit": feed.unit.name}
+    staff_alerts_resolve(keys=_hold_query(feed), resolution=resolution)
 
 
 def _hold_key(feed: CalendarFeed) -> str:
@@ -309,5 +367,5 @@ def feed_removals_confirm(*, feed: CalendarFeed, user: User | None, now: datetim
         if not stay.reservation.is_cancelled:
             _cancel(stay, now, user)
             cancelled += 1
-    _release_hold(feed)
+    _release_hold(feed, by_itself=False)
     return cancelled

@@ -7,11 +7,13 @@ from zoneinfo import ZoneInfo
 from django import forms, template
 from django.forms import BoundField
 
+from codes.alerts import AlertPage
+from codes.alerts import alert_page as _alert_page
 from codes.emails import code_window_text
 from codes.localtime import format_local, zone_abbreviation
 from codes.messages import Advice
 from codes.messages import explain_error as _explain_error
-from codes.models import AccessCode, walking_order
+from codes.models import AccessCode, StaffAlert, walking_order
 from front.forms import plan_field_name
 from locks.models import Lock
 from locks.timeslots import SlotDescription
@@ -28,6 +30,12 @@ _BADGES = {
     AccessCode.Status.FAILED: "text-bg-danger",
     AccessCode.Status.CANCELLED: "text-bg-light",
 }
+
+
+@register.filter
+def alert_page(alert: StaffAlert) -> AlertPage:
+    """The page that fixes the alert's problem, as its email links to it."""
+    return _alert_page(alert)
 
 
 @register.filter

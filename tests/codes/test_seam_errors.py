@@ -312,6 +312,7 @@ def test_a_resolved_problem_that_comes_back_alerts_again(room, django_capture_on
 
     with django_capture_on_commit_callbacks(execute=True):
         first = alerts.door_alert(lock=room, kind=AlertKind.DOOR_DISCONNECTED, message="Gone quiet.")
+    with django_capture_on_commit_callbacks(execute=True):
         assert alerts.staff_alerts_resolve(keys=Q(key=first.key)) == 1
         second = alerts.door_alert(lock=room, kind=AlertKind.DOOR_DISCONNECTED, message="Gone quiet again.")
 

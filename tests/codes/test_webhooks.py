@@ -755,6 +755,8 @@ def test_a_disconnected_door_alerts_once_until_it_is_connected_again(
         assert post(client, gone, svix_headers(gone)).status_code == 204
         again = door_event("device.disconnected")
         assert post(client, again, svix_headers(again)).status_code == 204
+    assert len(mail.outbox) == 1
+    with django_capture_on_commit_callbacks(execute=True):
         assert post(client, back, svix_headers(back)).status_code == 204
 
     alert = StaffAlert.objects.get()
@@ -762,7 +764,11 @@ def test_a_disconnected_door_alerts_once_until_it_is_connected_again(
     assert "Room 101" in alert.message
     assert "device_disconnected" in alert.message
     assert alert.resolved_at is not None
-    assert len(mail.outbox) == 1
+    assert alert.resolution == "Resolved: Seam reports Room 101 connected again."
+    assert [m.subject for m in mail.outbox] == [
+        "[Alert] Ocean Beach Vacations – Room 101: Door disconnected",
+        "[Resolved] Ocean Beach Vacations – Room 101: Door disconnected",
+    ]
 
 
 @pytest.mark.parametrize("event_type", ["device.removed", "device.deleted"])
