@@ -6,7 +6,7 @@ WEB_PORT ?= 8000
 # Local runs use development settings; production sets DJANGO_DEBUG=0 and a secret key.
 export DJANGO_DEBUG ?= 1
 
-.PHONY: install run test lint format migrations-check bench clean
+.PHONY: install run test lint format migrations-check messages bench clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,14 @@ test: install
 	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
+
+# The guest languages' catalogues (locale/<lang>/LC_MESSAGES/django.po), after marking strings:
+# extracts them, then compiles the .mo files, which are committed so no install needs gettext.
+# Needs GNU gettext (xgettext, msgfmt: `apt-get install gettext`).
+MESSAGE_DIRS := --ignore='.venv/*' --ignore='var/*' --ignore='tests/*' --ignore='bench/*' --ignore='simulator/*' --ignore='docs/*'
+messages: install
+	$(PY) manage.py makemessages --no-obsolete --add-location=file $(MESSAGE_DIRS) -l pt -l es -l fr -l de
+	$(PY) manage.py compilemessages $(MESSAGE_DIRS)
 
 # Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL: the server and db number of `.ci/run` by
 # default); creates and drops its own database `oracode_bench`. See docs/benchmarks.md.

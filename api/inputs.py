@@ -8,6 +8,7 @@ after arrival, no longer than the longest stay, not too far ahead or long past.
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from api.access import api_user
@@ -104,6 +105,13 @@ class ReservationCreateSerializer(CallersUnits, StayDatesSerializer):
     guest_name = serializers.CharField(max_length=200)
     guest_email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
     external_id = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The guest's language for the code email and the guest page; empty: the site's.",
+    )
     windows = WindowChoicesField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -307,6 +307,7 @@ class ReservationSerializer(serializers.ModelSerializer[Reservation]):
             "unit",
             "guest_name",
             "guest_email",
+            "language",
             "arrival",
             "departure",
             "nights",

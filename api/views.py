@@ -173,6 +173,7 @@ class ReservationList(generics.ListCreateAPIView[Reservation]):
             external_id=stay["external_id"],
             source=Reservation.Source.API,
             plan_keys=stay.get("windows") or None,
+            language=stay["language"],
         )
         if not imported.created:
             # The same external id booked a moment ago by a request running beside this one.

@@ -13,7 +13,16 @@ from codes.capacity import with_live_code_counts
 from codes.creating import access_code_retry
 from codes.emails import code_email_request
 from codes.errors import Refused
-from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, StaffAlert, WebhookDelivery
+from codes.guestlinks import guest_link_revoke
+from codes.models import (
+    AccessCode,
+    AccessCodeEvent,
+    CodeEmail,
+    GuestLink,
+    SeamCreateCall,
+    StaffAlert,
+    WebhookDelivery,
+)
 from codes.stays import ledger_acknowledge
 from locks.admin import LockAdmin
 from locks.models import Lock
@@ -270,11 +279,44 @@ class StaffAlertAdmin(SiteScopedAdmin[StaffAlert]):
         "email_queued_at",
         "emailed_at",
         "email_error",
+        "resolution",
+        "resolution_emailed_at",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Alerts are raised by what Seam reports; staff only mark them resolved.
         return False
+
+
+@admin.register(GuestLink)
+class GuestLinkAdmin(SiteScopedAdmin[GuestLink]):
+    """Stays' guest page links, read-only. The public id (and so the link) is never shown: the
+    link reaches the guest by the code email, and staff revoke and renew it."""
+
+    site_path = "reservation__site"
+    list_display = ["reservation", "created_at", "created_by", "revoked_at", "revoked_by", "last_viewed_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["reservation__guest_name"]
+    list_select_related = ["reservation", "created_by", "revoked_by"]
+    exclude = ["public_id"]
+    readonly_fields = ["reservation", "created_at", "created_by", "revoked_at", "revoked_by", "last_viewed_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: GuestLink | None = None) -> bool:
+        # Revoking keeps the record of who made the link and when it was viewed.
+        return False
+
+    @admin.action(description="Revoke the selected guest page links", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[GuestLink]) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        revoked = sum(
+            guest_link_revoke(link.reservation, user=user)
+            for link in queryset.filter(revoked_at__isnull=True).select_related("reservation")
+        )
+        self.message_user(request, f"{revoked} guest page link(s) revoked.", messages.SUCCESS)
 
 
 admin.site.unregister(Lock)

@@ -1,5 +1,11 @@
 """The guest's code email: the PIN, the stay's window in the lock's local time, how to use the
-keypad, and the window as a calendar event.
+keypad, the guest page's link, and the window as a calendar event; all in the guest's language
+(the reservation's, else its site's).
+
+The site's own subject and body (``SiteMessage``, written in the placeholder language of
+``codes.placeholders``) replace the built-in ones where staff wrote them for that language. A
+stored text that cannot be used is never half sent: the built-in one goes instead, and the
+code's history says why.
 
 Sent at most once per request, under at-least-once task delivery: the request records a
 ``CodeEmail`` row (one in flight per code, by a partial unique constraint) and the task claims
@@ -11,6 +17,8 @@ the calendar attachment (calendars are synced and shared widely), never in a log
 """
 
 import logging
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -22,14 +30,19 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from icalendar import Calendar, Event
 
 from codes.errors import Refused
+from codes.guest_messages import code_entries, custom_email, site_message, stay_values
+from codes.guestlinks import guest_link_for, guest_link_url
 from codes.history import record
 from codes.localtime import describe_window, format_local
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail, walking_order
 from config.queueing import enqueue_on_commit
+from properties.models import SiteMessage
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +198,12 @@ def code_email_send(*, code_email_id: int) -> CodeEmail:
     if refusal:
         return _mark_failed(email, refusal)
     try:
-        message = _build_message(code, to_address=email.to_address)
+        message, problems = _build_message(code, to_address=email.to_address)
+        for problem in problems:
+            # Staff see in the code's history that their text was not used, and why; the guest
+            # got the built-in text instead of no email.
+            logger.warning("Code email %s for code %s: the site's own text was not used", email.pk, code.pk)
+            record(code, EMAILED, problem, user=email.requested_by)
         message.connection = get_connection(timeout=settings.EMAIL_TIMEOUT or SMTP_TIMEOUT_SECONDS)
         message.send(fail_silently=False)
     except Exception as exc:
@@ -241,33 +259,6 @@ def _stay_codes(code: AccessCode) -> tuple[list[AccessCode], bool]:
     return current, earlier
 
 
-def _code_entries(stay_codes: list[AccessCode]) -> list[dict[str, Any]]:
-    """Each code with its PIN (or when it follows) and window, titled by its door when the stay
-    opens several doors, and numbered where a door takes several codes one after the other."""
-    doors = {code.lock_id for code in stay_codes}
-    entries = []
-    for code in stay_codes:
-        on_door = [c for c in stay_codes if c.lock_id == code.lock_id]
-        number = on_door.index(code) + 1
-        title = f"Code {number}" if len(doors) == 1 else code.lock.name
-        if len(doors) > 1 and len(on_door) > 1:
-            title += f", code {number}"
-        has_pin = code.status == AccessCode.Status.SET and bool(code.code)
-        start = code.starts_at.astimezone(ZoneInfo(code.timezone))
-        entries.append(
-            {
-                "title": title,
-                "door": code.lock.name,
-                "pin": code.code if has_pin else "",
-                # Read digit by digit by screen readers, not as one large number.
-                "pin_spoken": " ".join(code.code) if has_pin else "",
-                "window": code_window_text(code),
-                "follows": f"before {format_local(start)}",
-            }
-        )
-    return entries
-
-
 # Seam programs an offline Oracode code only about an hour before it starts (see README): a code
 # set this close to its start was one of those, and its email could not have gone out sooner.
 SET_SHORTLY_BEFORE = timedelta(hours=2)
@@ -282,7 +273,7 @@ def set_shortly_before(stay_codes: list[AccessCode]) -> bool:
     )
 
 
-def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool) -> dict[str, Any]:
+def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool, link: str) -> dict[str, Any]:
     zone = ZoneInfo(code.timezone)
     start, end = code.starts_at.astimezone(zone), code.ends_at.astimezone(zone)
     with_year = start.year != end.year
@@ -290,7 +281,7 @@ def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool) -> d
     return {
         # A chain, a continuation or several doors: every code with its window, so the guest
         # knows which opens what, and when.
-        "codes": _code_entries(stay_codes) if len(stay_codes) > 1 else [],
+        "codes": code_entries(stay_codes) if len(stay_codes) > 1 else [],
         "several_doors": several_doors,
         "earlier_codes": earlier,
         "set_shortly_before": set_shortly_before(stay_codes),
@@ -304,22 +295,62 @@ def _context(code: AccessCode, stay_codes: list[AccessCode], earlier: bool) -> d
         "starts_local": format_local(start, with_year=with_year),
         "ends_local": format_local(end, with_year=with_year),
         "timezone": code.timezone,
+        "link": link,
+        "link_html": format_html('<a href="{}">{}</a>', link, link),
     }
 
 
-def _build_message(code: AccessCode, *, to_address: str) -> EmailMultiAlternatives:
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+\n")
+
+
+@dataclass(frozen=True)
+class GuestEmail:
+    """A guest code email's parts, and why the site's own text was not used where it was not."""
+
+    subject: str
+    text: str
+    html: str
+    problems: tuple[str, ...]
+
+
+def guest_email_render(
+    *, code: AccessCode, stay_codes: list[AccessCode], earlier: bool, link: str, message: SiteMessage | None
+) -> GuestEmail:
+    """The stay's code email in the guest's language: the site's own subject and body from
+    ``message`` where it has them and they can be used, else the built-in ones; the notes the
+    guest needs (codes set only shortly before check-in, an earlier code still valid) either way.
+    Reads nothing; the editor's preview calls it with a sample stay in memory."""
+    reservation = code.reservation
+    with translation.override(reservation.guest_language):
+        context = _context(code, stay_codes, earlier, link)
+        builtin_subject = " ".join(render_to_string("codes/email/code_email_subject.txt", context).split())
+        values = stay_values(reservation, stay_codes, link=link)
+    # Outside the guest's language: a mistake in the text is reported to staff, in theirs.
+    custom = custom_email(message, values)
+    with translation.override(reservation.guest_language):
+        context.update(subject=custom.subject or builtin_subject, custom_text=custom.text, custom_html=custom.html)
+        return GuestEmail(
+            subject=context["subject"],
+            # The templates' conditional parts leave runs of blank lines: one is enough.
+            text=_BLANK_LINES.sub("\n\n", render_to_string("codes/email/code_email.txt", context)).strip() + "\n",
+            html=render_to_string("codes/email/code_email.html", context),
+            problems=custom.problems,
+        )
+
+
+def _build_message(code: AccessCode, *, to_address: str) -> tuple[EmailMultiAlternatives, tuple[str, ...]]:
+    """The email for ``code``'s stay, and why the site's own text was not used (if so)."""
+    reservation = code.reservation
     stay_codes, earlier = _stay_codes(code)
-    context = _context(code, stay_codes, earlier)
-    subject = "".join(render_to_string("codes/email/code_email_subject.txt", context).splitlines()).strip()
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("codes/email/code_email.txt", context),
-        to=[to_address],
+    link = guest_link_url(guest_link_for(reservation))
+    email = guest_email_render(
+        code=code, stay_codes=stay_codes, earlier=earlier, link=link, message=site_message(reservation)
     )
-    message.attach_alternative(render_to_string("codes/email/code_email.html", context), "text/html")
+    message = EmailMultiAlternatives(subject=email.subject, body=email.text, to=[to_address])
+    message.attach_alternative(email.html, "text/html")
     span = (min(c.starts_at for c in stay_codes), max(c.ends_at for c in stay_codes))
     message.attach("stay.ics", build_code_calendar(code, span=span), "text/calendar")
-    return message
+    return message, email.problems
 
 
 def _uid_domain() -> str:
@@ -347,14 +378,18 @@ def build_code_calendar(access_code: AccessCode, *, span: tuple[datetime, dateti
     event.add("dtstamp", timezone.now())
     event.add("dtstart", start)
     event.add("dtend", end)
-    event.add("summary", f"Stay at {place}")
     event.add("location", place)
-    event.add(
-        "description",
-        "Your door code is in the email we sent you. It opens the door only between "
-        f"check-in ({format_local(start)}) and check-out ({format_local(end)}), "
-        f"{access_code.timezone} time.",
-    )
+    # In the guest's words, like the email it comes with.
+    with translation.override(reservation.guest_language):
+        event.add("summary", gettext("Stay at %(place)s") % {"place": place})
+        event.add(
+            "description",
+            gettext(
+                "Your door code is in the email we sent you. It opens the door only between check-in "
+                "(%(check_in)s) and check-out (%(check_out)s), %(zone)s time."
+            )
+            % {"check_in": format_local(start), "check_out": format_local(end), "zone": access_code.timezone},
+        )
     # A multi-day stay should not mark the guest busy for days.
     event.add("transp", "TRANSPARENT")
 

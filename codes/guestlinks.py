@@ -43,6 +43,13 @@ def guest_link_for(reservation: Reservation, *, user: User | None = None) -> Gue
         return GuestLink.objects.get(reservation=reservation, revoked_at__isnull=True)
 
 
+def guest_link_live(*, reservation: Reservation) -> GuestLink | None:
+    """The stay's live link with who made it, for staff; None when it has none (never made, or revoked)."""
+    return (
+        GuestLink.objects.filter(reservation=reservation, revoked_at__isnull=True).select_related("created_by").first()
+    )
+
+
 def guest_link_renew(reservation: Reservation, *, user: User | None) -> GuestLink:
     """Revoke the stay's live link (it answers 404 from now on) and make a new one; returns it."""
     with transaction.atomic():

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from codes.alerts import alert_stay_needs_attention
 from codes.errors import Refused
@@ -59,6 +60,7 @@ def reservation_import(
     external_id: str,
     source: str,
     plan_keys: dict[int, str] | None = None,
+    language: str = "",
     now: datetime | None = None,
 ) -> Imported:
     """Book a stay that arrived on its own, with the preselected window on each door unless
@@ -82,6 +84,7 @@ def reservation_import(
         "departure": departure,
         "source": source,
         "external_id": external_id,
+        "language": language,
     }
     try:
         with transaction.atomic():
@@ -119,7 +122,7 @@ def reservation_follow_dates(
                 reservation, _ = reservation_change_dates(
                     reservation=reservation, arrival=arrival, departure=departure, now=now
                 )
-                attention_clear(reservation)
+                attention_clear(reservation, resolution=_followed(reservation, moved))
                 return reservation
             check_stay(arrival, departure, today=now.date())
             reservation.arrival, reservation.departure = arrival, departure
@@ -130,11 +133,24 @@ def reservation_follow_dates(
         return reservation
     try:
         with transaction.atomic():
+            # Resolved with words before the codes are made (which resolves quietly); a refusal
+            # rolls both back.
+            attention_clear(reservation, resolution=_followed(reservation, moved))
             reservation_codes_create(reservation=reservation, now=now)
     except Refused as refusal:
         _flag(reservation, refusal.message)
     reservation.refresh_from_db()
     return reservation
+
+
+def _followed(reservation: Reservation, moved: str) -> str:
+    return gettext(
+        "Resolved: the channel moved the stay of %(guest)s in %(unit)s to %(dates)s, and its codes followed."
+    ) % {
+        "guest": reservation.guest_name,
+        "unit": reservation.unit.name,
+        "dates": moved,
+    }
 
 
 def _flag(reservation: Reservation, reasons: str) -> None:

@@ -319,7 +319,8 @@ class StaffAlert(models.Model):
     # Set once the site's staff were emailed; a failure (SMTP, nobody to email) is in email_error.
     emailed_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
-    # When its email task was last put on the queue (see CodeEmail.queued_at).
+    # When its email task was last put on the queue (see CodeEmail.queued_at); once it resolved
+    # itself, its resolution's email task.
     email_queued_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     # How it ended when it resolved itself (the door came back, the code got set), in words for

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -55,6 +56,7 @@ def reservation_book(
     allow_overlap: bool = False,
     source: str = Reservation.Source.STAFF,
     external_id: str = "",
+    language: str = "",
     now: datetime | None = None,
 ) -> tuple[Reservation, list[AccessCode], bool]:
     """Save a stay in ``unit`` and request its offline codes on every door of the unit (created
@@ -63,6 +65,7 @@ def reservation_book(
 
     ``plan_keys`` names, by lock id, the plan chosen for each door among those offered; a door
     without one gets its preselected plan (the closest to the unit's standard times).
+    ``language`` is the guest's, for their email and guest page ("": the site's).
     ``request_key`` is the booking form's one-time key: the same form submitted twice returns
     the stay booked the first time; so does an ``external_id`` (the stay's id at a channel or
     PMS) already booked in the unit. Raises ``Refused`` when a door the stay needs offers
@@ -88,6 +91,7 @@ def reservation_book(
         request_key=request_key,
         source=source,
         external_id=external_id,
+        language=language,
     )
     if (earlier := _save_new(reservation)) is not None:
         return earlier, list(earlier.access_codes.order_by("pk")), False
@@ -109,6 +113,7 @@ def reservation_create(
     plan_keys: Mapping[int, str] | None = None,
     request_key: str = "",
     allow_overlap: bool = False,
+    language: str = "",
     now: datetime | None = None,
 ) -> tuple[Reservation, list[AccessCode]]:
     """Book a stay typed in by staff: ``reservation_book`` without the flag."""
@@ -121,6 +126,7 @@ def reservation_create(
         plan_keys=plan_keys,
         request_key=request_key,
         allow_overlap=allow_overlap,
+        language=language,
         now=now,
     )
     return reservation, codes
@@ -163,6 +169,7 @@ def reservation_create_flagged(
     source: str,
     external_id: str,
     attention: str,
+    language: str = "",
 ) -> tuple[Reservation, bool]:
     """Save a stay that arrived on its own but cannot have its codes now, with why in
     ``attention`` (see :mod:`codes.imports`); returns it and whether it was saved now (False:
@@ -177,6 +184,7 @@ def reservation_create_flagged(
         source=source,
         external_id=external_id,
         attention=attention,
+        language=language,
     )
     earlier = _booked_before(unit, "", external_id) or _save_new(reservation)
     return (earlier, False) if earlier is not None else (reservation, True)
@@ -324,13 +332,14 @@ def reservation_cancel(*, reservation: Reservation, user: User | None = None, no
     return _ledger_update(reservation, reason=Reason.CANCELLED, now=now, user=user)
 
 
-def attention_clear(reservation: Reservation) -> None:
+def attention_clear(reservation: Reservation, *, resolution: str = "") -> None:
     """The stay needs staff no more (it has its codes, or is cancelled): clear its reasons and
-    resolve its alert."""
+    resolve its alert. ``resolution`` says how, when it resolved by itself (its channel moved
+    it to dates that work): staff who were emailed about it are told so."""
     if reservation.attention:
         Reservation.objects.filter(pk=reservation.pk).update(attention="")
         reservation.attention = ""
-    staff_alerts_resolve(keys=Q(key=stay_alert_key(reservation)))
+    staff_alerts_resolve(keys=Q(key=stay_alert_key(reservation)), resolution=resolution)
 
 
 def _withdraw(code: AccessCode, message: str, user: User | None) -> bool:
@@ -385,10 +394,19 @@ def ledger_acknowledge(*, access_code: AccessCode, user: User) -> AccessCode:
     return AccessCode.objects.get(pk=access_code.pk)
 
 
+def guest_change_words(field: str, before: str, after: str) -> str:
+    """``name Ann → Anne``; a language by its name, "" by "the site's"."""
+    if field == "language":
+        names = dict(settings.LANGUAGES)
+        before, after = (names.get(value, "the site's") for value in (before, after))
+    words = {"guest_name": "name", "guest_email": "email", "language": "language"}
+    return f"{words[field]} {before} → {after}"
+
+
 @dataclass(frozen=True)
 class GuestCorrection:
     """What ``reservation_update_guest`` did: ``changes`` maps each field it changed
-    (``guest_name``, ``guest_email``) to its value before and after; ``earlier_email`` is the
+    (``guest_name``, ``guest_email``, ``language``) to its value before and after; ``earlier_email`` is the
     stay's latest code email, sent or on its way, when it went to an address the guest no
     longer has (it is not sent again on its own)."""
 
@@ -399,10 +417,16 @@ class GuestCorrection:
 
 @transaction.atomic
 def reservation_update_guest(
-    *, reservation: Reservation, guest_name: str, guest_email: str, user: User | None = None
+    *,
+    reservation: Reservation,
+    guest_name: str,
+    guest_email: str,
+    language: str | None = None,
+    user: User | None = None,
 ) -> GuestCorrection:
-    """Correct the guest's name and email address; returns what changed (nothing, when both are
-    as they were) and, after a new address, the code email that went to the old one.
+    """Correct the guest's name, email address and (unless None) language ("": the site's);
+    returns what changed (nothing, when all are as they were) and, after a new address, the
+    code email that went to the old one.
 
     The change is recorded in the history of each of the stay's current codes. No email is sent:
     whether the guest should get the code at the new address is for staff to decide. Raises
@@ -411,11 +435,10 @@ def reservation_update_guest(
     reservation = Reservation.objects.select_for_update().get(pk=reservation.pk)
     if reservation.is_cancelled:
         raise Refused("This reservation is cancelled; its guest details cannot change.")
-    changes = {
-        field: (before, after)
-        for field, after in (("guest_name", guest_name.strip()), ("guest_email", guest_email.strip()))
-        if (before := getattr(reservation, field)) != after
-    }
+    wanted = [("guest_name", guest_name.strip()), ("guest_email", guest_email.strip())]
+    if language is not None:
+        wanted.append(("language", language))
+    changes = {field: (before, after) for field, after in wanted if (before := getattr(reservation, field)) != after}
     if not changes:
         return GuestCorrection(reservation=reservation, changes={}, earlier_email=None)
     for field, (_, after) in changes.items():
@@ -428,8 +451,7 @@ def reservation_update_guest(
     # next attempt looks the code up on the door by that name, and a renamed row would miss it
     # and create a second code, which could never be revoked. An Oracode code cannot be renamed
     # at Seam either. Codes requested from now on carry the new name.
-    words = {"guest_name": "name", "guest_email": "email"}
-    said = "; ".join(f"{words[field]} {before} → {after}" for field, (before, after) in changes.items())
+    said = "; ".join(guest_change_words(field, before, after) for field, (before, after) in changes.items())
     message = f"{said[:1].upper()}{said[1:]}. The code keeps its name at Seam."
     for code in AccessCode.objects.current().filter(reservation=reservation).order_by("pk"):
         record(code, Kind.GUEST_CHANGED, message, user=user)

@@ -363,3 +363,6 @@ FEEDS_CONNECT_TIMEOUT_SECONDS = env.float("FEEDS_CONNECT_TIMEOUT_SECONDS", defau
 FEEDS_READ_TIMEOUT_SECONDS = env.float("FEEDS_READ_TIMEOUT_SECONDS", default=20.0)
 FEEDS_MAX_BYTES = env.int("FEEDS_MAX_BYTES", default=5_000_000)
 FEEDS_ALLOW_PRIVATE_ADDRESSES = env.bool("FEEDS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG)
+# A feed failing this long (its every sync since) alerts the site's staff, once; it resolves
+# itself, and says so, when the feed syncs again. A channel's blip of a sync or two is not news.
+FEEDS_ALERT_AFTER_MINUTES = env.float("FEEDS_ALERT_AFTER_MINUTES", default=60.0)

@@ -1,6 +1,6 @@
 """The staff pages that change things: book a stay, change its dates, correct its guest's
-details, cancel it, acknowledge a ledger code, and the actions on one code (reveal its PIN,
-email it, retry it).
+details, cancel it, revoke or renew its guest page link, acknowledge a ledger code, and the
+actions on one code (reveal its PIN, email it, retry it).
 
 Each view checks access (another site's objects answer 404), binds its form, asks
 :mod:`codes.offers` what can be offered, calls one service, and shows the service's
@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,12 +22,14 @@ from codes import selectors
 from codes.creating import access_code_retry
 from codes.emails import code_email_request
 from codes.errors import Refused
+from codes.guestlinks import guest_link_renew, guest_link_revoke
 from codes.history import access_code_reveal
 from codes.models import AccessCode, CodeEmail
 from codes.offers import ChangeOffer, StayOffer, change_offer, stay_offer
 from codes.plans import ChangePlan
 from codes.stays import (
     GuestCorrection,
+    guest_change_words,
     ledger_acknowledge,
     reservation_cancel,
     reservation_change_dates,
@@ -84,6 +87,7 @@ def reservation_new(request: HttpRequest) -> HttpResponse:
                         unit=data["unit"],
                         guest_name=data["guest_name"],
                         guest_email=data["guest_email"],
+                        language=data["language"],
                         arrival=data["arrival"],
                         departure=data["departure"],
                         plan_keys=form.plan_keys(),
@@ -230,7 +234,12 @@ def reservation_guest(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This reservation is cancelled; its guest details cannot change.")
         return redirect("reservation_detail", pk=reservation.pk)
     form = GuestForm(
-        request.POST or None, initial={"guest_name": reservation.guest_name, "guest_email": reservation.guest_email}
+        request.POST or None,
+        initial={
+            "guest_name": reservation.guest_name,
+            "guest_email": reservation.guest_email,
+            "language": reservation.language,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -238,6 +247,7 @@ def reservation_guest(request: HttpRequest, pk: int) -> HttpResponse:
                 reservation=reservation,
                 guest_name=form.cleaned_data["guest_name"],
                 guest_email=form.cleaned_data["guest_email"],
+                language=form.cleaned_data["language"],
                 user=staff_user(request),
             )
         except Refused as exc:
@@ -252,8 +262,7 @@ def _say_guest_corrected(request: HttpRequest, correction: GuestCorrection) -> N
     if not correction.changes:
         messages.info(request, "Nothing to correct: the guest's name and email are as they were.")
         return
-    words = {"guest_name": "name", "guest_email": "email"}
-    said = "; ".join(f"{words[field]} {before} → {after}" for field, (before, after) in correction.changes.items())
+    said = "; ".join(guest_change_words(field, *change) for field, change in correction.changes.items())
     text = f"Guest details corrected: {said}."
     email = correction.earlier_email
     if email is not None:
@@ -289,6 +298,51 @@ def reservation_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
         f"{'are' if listed != 1 else 'is'} listed in the ledger until {'they end' if listed != 1 else 'it ends'}.",
     )
     return redirect("reservation_detail", pk=reservation.pk)
+
+
+@login_required
+@require_POST
+def reservation_guest_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke the stay's guest page link (``do=revoke``), or revoke it and send a new one with
+    the code email (``do=renew``): the email carries the stay's live link."""
+    reservation = selectors.reservation_for_user(user=request.user, pk=pk)
+    user = staff_user(request)
+    if request.POST.get("do") == "renew":
+        if reservation.is_cancelled:
+            messages.error(request, gettext("This reservation is cancelled: its guest page shows no code."))
+        else:
+            guest_link_renew(reservation, user=user)
+            _say_link_renewed(request, reservation, user)
+    elif guest_link_revoke(reservation, user=user):
+        messages.success(request, gettext("Guest page link revoked: it no longer opens."))
+    else:
+        messages.info(request, gettext("This stay has no live guest page link to revoke."))
+    return redirect("reservation_detail", pk=reservation.pk)
+
+
+def _say_link_renewed(request: HttpRequest, reservation: Reservation, user: User) -> None:
+    done = gettext("Guest page link renewed: the old link no longer opens.")
+    lead = selectors.stay_lead(reservation=reservation)
+    if lead is None or lead.status != AccessCode.Status.SET or not lead.code:
+        later = gettext("The new link goes out with the code email once the codes are set.")
+        messages.success(request, f"{done} {later}")
+        return
+    try:
+        with watch_queueing() as queueing:
+            email = code_email_request(access_code=lead, user=user, resend=True)
+    except Refused as exc:
+        not_emailed = gettext("The new link was not emailed:")
+        messages.warning(request, f"{done} {not_emailed} {exc.message}")
+        return
+    if queueing.failed:
+        said = gettext(
+            "The code email with the new link to %(address)s is saved: it goes out as soon as the task queue "
+            "answers again."
+        )
+        messages.warning(request, f"{done} {said % {'address': email.to_address}}")
+    else:
+        said = gettext("The code email with the new link to %(address)s is queued.")
+        messages.success(request, f"{done} {said % {'address': email.to_address}}")
 
 
 @login_required

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
@@ -106,6 +107,11 @@ class DoorPlansMixin(forms.BaseForm):
         }
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """The guest languages, the site's first (an empty value: the stay follows its site's)."""
+    return [("", "The site's language"), *settings.LANGUAGES]
+
+
 class ReservationForm(DoorPlansMixin, forms.ModelForm[Reservation]):
     """A stay in one unit, and the code window for each of its doors among those the door offers
     (see ``offer_plans``): one code per level, or for a stay over 31 days a chain of codes."""
@@ -118,8 +124,8 @@ class ReservationForm(DoorPlansMixin, forms.ModelForm[Reservation]):
 
     class Meta:
         model = Reservation
-        fields = ["site", "unit", "guest_name", "guest_email", "arrival", "departure"]
-        labels = {"guest_email": "Guest email"}
+        fields = ["site", "unit", "guest_name", "guest_email", "language", "arrival", "departure"]
+        labels = {"guest_email": "Guest email", "language": "Guest's language"}
         widgets = {
             "arrival": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "departure": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -141,6 +147,9 @@ class ReservationForm(DoorPlansMixin, forms.ModelForm[Reservation]):
         units = Unit.objects.filter(site__in=sites).select_related("site").order_by("name")
         unit_field.queryset = units.filter(site=site) if isinstance(site, Site) else units
         unit_field.empty_label = "Choose a unit" if isinstance(site, Site) else "Choose a site first"
+        language_field = self.fields["language"]
+        assert isinstance(language_field, forms.TypedChoiceField)
+        language_field.choices = language_choices()
         if not self.is_bound and not self.initial.get("request_key"):
             self.initial["request_key"] = uuid.uuid4().hex
 
@@ -204,6 +213,17 @@ class GuestForm(forms.Form):
 
     guest_name = forms.CharField(label="Guest name", max_length=200)  # as long as Reservation.guest_name may be
     guest_email = forms.EmailField(label="Guest email")
+    language = forms.ChoiceField(
+        label="Guest's language",
+        required=False,
+        help_text="For the code email and the guest page.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        language_field = self.fields["language"]
+        assert isinstance(language_field, forms.ChoiceField)
+        language_field.choices = language_choices()
 
 
 class ReservationChangeForm(DoorPlansMixin, forms.Form):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from front import actions, views
+from front import actions, messages, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("reservations/<int:pk>/change/", actions.reservation_change, name="reservation_change"),
     path("reservations/<int:pk>/guest/", actions.reservation_guest, name="reservation_guest"),
     path("reservations/<int:pk>/cancel/", actions.reservation_cancel_view, name="reservation_cancel"),
+    path("reservations/<int:pk>/guest-link/", actions.reservation_guest_link, name="reservation_guest_link"),
     path("reservations/<int:pk>/codes/new/", actions.reservation_codes_new, name="reservation_codes_new"),
     path("units/", views.unit_list, name="unit_list"),
     path("units/<int:pk>/", views.unit_detail, name="unit_detail"),
@@ -19,6 +20,8 @@ urlpatterns = [
     path("feeds/<int:pk>/confirm/", actions.feed_confirm_removals, name="feed_confirm_removals"),
     path("doors/", views.door_list, name="door_list"),
     path("doors/<int:pk>/codes/", views.door_codes, name="door_codes"),
+    path("messages/", messages.site_messages_index, name="site_messages"),
+    path("sites/<int:site_pk>/messages/<str:language>/", messages.site_messages_edit, name="site_messages_edit"),
     path("ledger/", views.ledger, name="ledger"),
     path("ledger/<int:pk>/acknowledge/", actions.ledger_acknowledge_view, name="ledger_acknowledge"),
     path("codes/<int:pk>/", actions.code_cell, name="code_cell"),

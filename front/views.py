@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from codes.capacity import capacity
+from codes.guestlinks import guest_link_live
 from codes.selectors import (
     ReservationSort,
     StayFilter,
@@ -121,7 +122,8 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
 def reservation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     reservation = reservation_for_user(user=request.user, pk=pk)
     plan = email_plan(reservation=reservation, now=timezone.now())
-    return render(request, "front/reservation_detail.html", {"reservation": reservation, "email_plan": plan})
+    context = {"reservation": reservation, "email_plan": plan, "guest_link": guest_link_live(reservation=reservation)}
+    return render(request, "front/reservation_detail.html", context)
 
 
 @login_required

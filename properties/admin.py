@@ -9,7 +9,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
-from properties.models import Reservation, Site, Unit, UnitDoor
+from properties.models import Reservation, Site, SiteMessage, Unit, UnitDoor
 from properties.selectors import sites_for_user
 
 _M = TypeVar("_M", bound=Model)
@@ -18,8 +18,9 @@ _M = TypeVar("_M", bound=Model)
 # ever showing it (?code__startswith=1, then 18, ...: at most 60 requests), and Django's admin
 # allows any lookup on a model's own fields. A webhook's payload carries the PIN too (Seam's
 # access_code.set_on_device has ``code``), and a JSON field takes key lookups
-# (payload__code__startswith). Named by label so this module needs no import from codes.
-SECRET_FIELDS = frozenset({"codes.accesscode.code", "codes.webhookdelivery.payload"})
+# (payload__code__startswith). A guest link's public id is what its URL carries, the way to
+# a stay's PINs. Named by label so this module needs no import from codes.
+SECRET_FIELDS = frozenset({"codes.accesscode.code", "codes.webhookdelivery.payload", "codes.guestlink.public_id"})
 
 
 def reaches_secret(model: type[Model], path: str) -> bool:
@@ -155,9 +156,9 @@ class SiteScopedAdmin(admin.ModelAdmin[_M]):
 @admin.register(Site)
 class SiteAdmin(SiteScopedAdmin[Site]):
     site_path = "pk"
-    list_display = ["name", "timezone", "dormakaba_site_name", "guest_email_policy", "created_at"]
+    list_display = ["name", "timezone", "dormakaba_site_name", "guest_email_policy", "language", "created_at"]
     search_fields = ["name", "dormakaba_site_name"]
-    list_filter = ["timezone", "guest_email_policy"]
+    list_filter = ["timezone", "guest_email_policy", "language"]
     filter_horizontal = ["staff"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Site | None = None) -> list[str]:
@@ -213,6 +214,7 @@ class ReservationAdmin(SiteScopedAdmin[Reservation]):
     list_display = ["guest_name", "guest_email", "site", "unit", "arrival", "departure", "source", "cancelled_at"]
     list_filter = [
         "site",
+        "language",
         "arrival",
         "source",
         ("cancelled_at", admin.EmptyFieldListFilter),
@@ -234,3 +236,18 @@ class ReservationAdmin(SiteScopedAdmin[Reservation]):
         # would book the stay a second time.
         saved = [*readonly, "site", "unit", "arrival", "departure", "external_id"]
         return saved if obj is not None else readonly
+
+
+@admin.register(SiteMessage)
+class SiteMessageAdmin(SiteScopedAdmin[SiteMessage]):
+    """What staff wrote for a site's guests, per language. Read-only here: it is written on the
+    staff pages' message editor, which checks the placeholders and previews the email."""
+
+    site_path = "site"
+    list_display = ["site", "language", "email_subject", "updated_at", "updated_by"]
+    list_filter = ["site", "language"]
+    list_select_related = ["site", "updated_by"]
+    readonly_fields = ["site", "language", "email_subject", "email_body", "directions", "updated_at", "updated_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

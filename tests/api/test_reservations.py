@@ -44,6 +44,17 @@ def test_a_stay_gets_a_code_on_every_door_in_walking_order(api, apartment, stree
     assert body["codes"][1]["pin_available"] is False
 
 
+def test_the_guests_language_goes_in_and_comes_back_and_an_unknown_one_is_a_400(api, apartment):
+    german = book(api, apartment, language="de")
+    plain = book(api, apartment, external_id="PMS-4712", guest_name="Bo Li")
+    response = api.post(RESERVATIONS, stay(apartment, external_id="PMS-4713", language="klingon"), format="json")
+
+    assert (german["language"], plain["language"]) == ("de", "")
+    assert Reservation.objects.get(pk=german["id"]).guest_language == "de"
+    assert response.status_code == 400
+    assert "language" in response.json()
+
+
 def test_a_window_can_be_chosen_per_door(api, apartment, apartment_door):
     door = stay_offer(unit=apartment, arrival=ARRIVAL, departure=ARRIVAL + timedelta(days=3)).doors[1]
     late = next(plan.key for plan in door.plans if plan.slot_name == "Late 16:00-12:00")

@@ -123,3 +123,19 @@ def test_a_resend_after_the_correction_goes_to_the_new_address(stay):
 
     assert email.to_address == "ana2@example.com"
     assert email.is_resend
+
+
+def test_the_guests_language_changes_on_the_record_and_none_leaves_it(stay):
+    code = make_code(stay)
+
+    unchanged = reservation_update_guest(reservation=stay, guest_name="Ana Souza", guest_email="ana@example.com")
+    correction = reservation_update_guest(
+        reservation=stay, guest_name="Ana Souza", guest_email="ana@example.com", language="pt"
+    )
+
+    assert unchanged.changes == {}
+    assert correction.changes == {"language": ("", "pt")}
+    stay.refresh_from_db()
+    assert stay.guest_language == "pt"
+    event = AccessCodeEvent.objects.get(access_code=code, kind=Kind.GUEST_CHANGED)
+    assert event.message == "Language the site's → Português. The code keeps its name at Seam."

@@ -226,3 +226,23 @@ def test_a_full_door_refuses_the_booking_with_a_message_and_saves_nothing(client
     assert response.status_code == 200
     assert "Room 101 has no room for another code" in response.content.decode()
     assert Reservation.objects.count() == 1
+
+
+def test_the_guests_language_is_saved_and_empty_means_the_sites(client, door):
+    client.force_login(make_staff("demo", door.site))
+
+    def dates(day: int) -> dict[str, str]:
+        arrival, departure = date(2031, 3, day), date(2031, 3, day + 2)
+        window = offer_windows(door.time_slots, arrival=arrival, departure=departure)[0]
+        return {"arrival": arrival.isoformat(), "departure": departure.isoformat(), "window": window.key}
+
+    client.post(reverse("reservation_create"), form_data(door, language="de", **dates(3)))
+    client.post(reverse("reservation_create"), form_data(door, language="", guest_name="Bo Li", **dates(10)))
+    response = client.post(reverse("reservation_create"), form_data(door, language="xx", **dates(20)))
+
+    german, bo = Reservation.objects.order_by("pk")
+    assert (german.language, german.guest_language) == ("de", "de")
+    assert (bo.language, bo.guest_language) == ("", door.site.language) == ("", "en")
+    assert response.status_code == 200
+    assert b"Select a valid choice" in response.content
+    assert Reservation.objects.count() == 2
