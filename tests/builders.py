@@ -2,11 +2,14 @@
 
 import html
 import re
+import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.db import connection
 from django.utils import timezone
 
 from codes.creating import access_code_create
@@ -165,3 +168,33 @@ def first_choice(page: str, name: str) -> str:
     match = re.search(rf'name="{name}"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="{name}"', page)
     assert match, f"no {name} offered"
     return html.unescape(match.group(1) or match.group(2))
+
+
+T = TypeVar("T")
+
+
+def at_once(call: Callable[[], T], times: int = 4) -> list[T]:
+    """``call`` in ``times`` threads released together (racing workers, each on its own database
+    connection); returns what each returned. Raises the first exception any of them raised."""
+    barrier = threading.Barrier(times)
+    results: list[T] = []
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(call())
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    if failures:
+        raise failures[0]
+    assert len(results) == times, "a worker did not finish in time"
+    return results
