@@ -32,12 +32,16 @@ format: install
 migrations-check: install
 	$(PY) manage.py makemigrations --check --dry-run
 
+# pytest-xdist: one worker per CPU, each with its own test database and cache key prefix, a
+# test file's tests kept together in one worker. `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= auto
+
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The guest languages' catalogues (locale/<lang>/LC_MESSAGES/django.po), after marking strings:
 # extracts them, then compiles the .mo files, which are committed so no install needs gettext.

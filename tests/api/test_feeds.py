@@ -44,7 +44,8 @@ def channel() -> Iterator[dict[str, Any]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polling for shutdown every 0.05 s, not 0.5 s: the fixture's teardown waits for it.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     answer["url"] = f"http://127.0.0.1:{server.server_address[1]}/ical/4711.ics"
     yield answer

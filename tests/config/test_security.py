@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.conf import settings
+from django.conf import global_settings, settings
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
@@ -49,6 +49,16 @@ def test_the_lockout_is_per_user_and_address(client, ana):
     assert log_in(client, "ben", PASSWORD).status_code == 302
     client.logout()
     assert log_in(client, "ana", PASSWORD, address="198.51.100.9").status_code == 302
+
+
+def test_passwords_are_stored_with_djangos_default_hasher_outside_the_tests():
+    # The tests swap in a cheap hasher (tests/conftest.py); the settings the app runs on must not.
+    import config.settings as app_settings
+
+    hashers = getattr(app_settings, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)
+
+    assert hashers[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+    assert hashers != settings.PASSWORD_HASHERS, "the tests run on the cheap one"
 
 
 def test_the_admin_login_is_throttled_too(client, ana):

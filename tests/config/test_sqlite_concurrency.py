@@ -8,6 +8,7 @@ change refused with a message), never with "database is locked".
 import html
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,6 +30,7 @@ SEED = """
 import django
 django.setup()
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from properties.models import Site
 from locks.models import Lock
 from properties.models import Unit, UnitDoor
@@ -36,8 +38,12 @@ from tests.builders import LA_SLOTS
 site = Site.objects.create(name="Ocean", timezone="America/Los_Angeles")
 lock = Lock.objects.create(site=site, name="Room 101", seam_device_id="dev-1", timezone=site.timezone,
                            time_slots=LA_SLOTS, can_program_offline_access_codes=True)
+# One hash with the app's own hasher, shared: each costs a second or more.
+password = make_password(%r)
 for name in ("ana", "ben", "cho", "dev"):
-    user = get_user_model().objects.create_user(username=name, password=%r)
+    user = get_user_model().objects.create_user(username=name, password=None)
+    user.password = password
+    user.save(update_fields=["password"])
     user.sites.add(site)
 unit = Unit.objects.create(site=site, name="Room 101")
 UnitDoor.objects.create(unit=unit, lock=lock)
@@ -66,18 +72,40 @@ def _python(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-@pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[tuple[str, int, tuple[int, int], dict[str, str]]]:
-    """`manage.py runserver` on a fresh SQLite file with no other settings; (url, site, (unit, door), env)."""
-    env = {
+def _environment(var_dir: Path) -> dict[str, str]:
+    """The embedded defaults, their state under ``var_dir``: no other settings."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "1",
-        "VAR_DIR": str(tmp_path),
+        "VAR_DIR": str(var_dir),
         "PYTHONPATH": str(ROOT),
     }
+
+
+@pytest.fixture(scope="module")
+def seeded_database(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, tuple[int, int, int]]:
+    """A SQLite file migrated and seeded once (site, door, unit, four staff) by the app's own
+    commands, for each test to copy; and the (site, unit, door) ids."""
+    var_dir = tmp_path_factory.mktemp("sqlite-seeded")
+    env = _environment(var_dir)
     _python(env, "manage.py", "migrate", "--noinput")
     site_id, unit_id, lock_id = map(int, _python(env, "-c", SEED % PASSWORD).split())
+    return var_dir / "db.sqlite3", (site_id, unit_id, lock_id)
+
+
+@pytest.fixture
+def sqlite_server(
+    tmp_path: Path, seeded_database: tuple[Path, tuple[int, int, int]]
+) -> Iterator[tuple[str, int, tuple[int, int], dict[str, str]]]:
+    """`manage.py runserver` on a fresh copy of the seeded SQLite file with no other settings;
+    (url, site, (unit, door), env)."""
+    database, (site_id, unit_id, lock_id) = seeded_database
+    # The seeding process closed the database, which folds SQLite's WAL into the file: the file
+    # alone is the whole database, and each test gets its own copy.
+    assert not database.with_name(database.name + "-wal").exists()
+    shutil.copyfile(database, tmp_path / database.name)
+    env = _environment(tmp_path)
     port = _free_port()
     log = (tmp_path / "runserver.log").open("w")
     server = subprocess.Popen(

@@ -584,7 +584,7 @@ def test_it_sends_signed_webhooks_as_codes_are_created_and_set(start_seam_simula
             pass
 
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         sim = start_seam_simulator(
             mode="quick",
