@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         help="how doors refuse a window no level matches or a code with no room: a 400 answer (default), "
         "or 200 and then an error on the code with a failed_to_set_on_device webhook",
     )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="milliseconds every API call waits before it is applied"
+    )
+    parser.add_argument(
+        "--latency-jitter-ms", type=float, default=0.0, help="up to this much more or less, uniformly (default 0)"
+    )
     parser.add_argument("--fault-hold", type=float, default=30.0, help="timeout faults: longest hold, seconds")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -71,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             webhook_url=args.webhook_url,
             webhook_secret=args.webhook_secret,
             refusals=args.refusals,
+            latency=timedelta(milliseconds=args.latency_ms),
+            latency_jitter=timedelta(milliseconds=args.latency_jitter_ms),
         )
         server.start()
-    except (ValueError, OSError) as exc:
+    except (ValueError, OverflowError, OSError) as exc:
         parser.exit(1, f"Seam simulator: {exc}\n")
 
     stop = threading.Event()

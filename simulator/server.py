@@ -13,6 +13,8 @@ another process, with the same controls over HTTP under ``/_simulator/``:
 - ``GET /_simulator/state``: the codes, create calls per device, requests per API path, creates
   refused by the rate limit per device, pending faults, the time
 - ``POST /_simulator/clock`` ``{"advance_seconds": N}``; ``GET`` tells the simulator's time
+- ``POST /_simulator/latency`` ``{"ms", "jitter_ms"?}``: the delay every later API call waits
+  (see ``set_latency``); ``GET`` tells it
 - ``POST /_simulator/doors`` ``{"device_id", "refusals"?, "round_to_level"?, "max_active_codes_supported"?}``:
   how one door refuses a code (``http_400`` or ``on_code``), the user level it rounds every
   code to, and how many live codes it holds (see ``doors``); ``reset`` puts every door back
@@ -29,6 +31,7 @@ import ipaddress
 import json
 import logging
 import os
+import random
 import select
 import socket
 import socketserver
@@ -41,7 +44,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
 
 from simulator import demo
@@ -81,8 +84,10 @@ class SimulatorServer:
     ``rate_limit`` creates per ``rate_limit_window`` (a minute) can be scaled down in time for
     benchmarks; ``bench_doors`` adds that many doors (``demo.bench_devices``). ``refusals`` is
     how every door refuses a code until ``configure_door`` says otherwise (see ``doors``).
-    Raises ``ValueError`` for a non-loopback host, an unknown mode or refusal mode, or an
-    unusable state file.
+    ``latency`` ± ``latency_jitter`` is how long every API call waits before it is applied, as
+    real Seam is slow (see ``set_latency``); ``seed`` makes the jitter repeatable.
+    Raises ``ValueError`` for a non-loopback host, an unknown mode or refusal mode, a negative
+    latency, or an unusable state file.
     """
 
     def __init__(
@@ -105,6 +110,9 @@ class SimulatorServer:
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         refusals: str = "http_400",
+        latency: timedelta = timedelta(0),
+        latency_jitter: timedelta = timedelta(0),
+        seed: int | None = None,
     ) -> None:
         require_loopback(host)
         if not api_key:
@@ -140,6 +148,12 @@ class SimulatorServer:
         self._clock_offset = timedelta(0)
         self._faults: list[Fault] = []
         self._faults_lock = threading.Lock()
+        self._latency_lock = threading.Lock()
+        self._random = random.Random(seed)  # noqa: S311 - jitter, not secrets
+        self._initial_latency = (latency, latency_jitter)
+        self.latency = timedelta(0)
+        self.latency_jitter = timedelta(0)
+        self.set_latency(latency, latency_jitter)
         self.stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -240,11 +254,41 @@ class SimulatorServer:
                     return fault
         return None
 
+    def set_latency(self, latency: timedelta, jitter: timedelta = timedelta(0)) -> None:
+        """Make every later API call wait ``latency`` plus a uniform draw in ±``jitter`` (never
+        below zero) before it is applied, so a create is stored, and counted by the rate limit,
+        at the simulator's time after the wait: the network is slow on the way in. Each request
+        waits in its own thread, so concurrent calls overlap. Controls under /_simulator/ never wait.
+
+        Raises ``ValueError`` for a negative latency or jitter.
+        """
+        if latency < timedelta(0) or jitter < timedelta(0):
+            raise ValueError("latency and its jitter must not be negative")
+        with self._latency_lock:
+            self.latency = latency
+            self.latency_jitter = jitter
+
+    def latency_delay(self) -> float:
+        """Seconds the next API call waits: one draw of the latency and its jitter."""
+        with self._latency_lock:
+            jitter = self.latency_jitter.total_seconds()
+            offset = self._random.uniform(-jitter, jitter) if jitter else 0.0
+            return max(0.0, self.latency.total_seconds() + offset)
+
+    def latency_json(self) -> dict[str, float]:
+        with self._latency_lock:
+            return {
+                "ms": self.latency / timedelta(milliseconds=1),
+                "jitter_ms": self.latency_jitter / timedelta(milliseconds=1),
+            }
+
     def reset(self) -> None:
-        """Forget every code, count, fault, emitted event and clock shift; doors as they started."""
+        """Forget every code, count, fault, emitted event and clock shift; doors and latency as
+        they started."""
         with self._faults_lock:
             self._faults.clear()
         self._clock_offset = timedelta(0)
+        self.set_latency(*self._initial_latency)
         self.store.reset()
         self.api.reset_doors()
 
@@ -308,6 +352,7 @@ class SimulatorServer:
             "requests": self.requests,
             "rate_limited": self.rate_limited,
             "faults": self.faults(),
+            "latency": self.latency_json(),
         }
 
     def authorized(self, header: str | None) -> bool:
@@ -353,6 +398,17 @@ class SimulatorServer:
                 return {"event": self.emit_event(event_type, **params), "ok": True}
             except ValueError as exc:
                 raise invalid_input(str(exc)) from None
+        if action == "latency" and method == "POST":
+            ms, jitter_ms = params.get("ms"), params.get("jitter_ms", 0)
+            if not _is_number(ms) or not _is_number(jitter_ms):
+                raise invalid_input("ms and jitter_ms must be numbers", "ms")
+            try:
+                self.set_latency(timedelta(milliseconds=ms), timedelta(milliseconds=jitter_ms))
+            except (ValueError, OverflowError) as exc:
+                raise invalid_input(str(exc)) from None
+            return {"latency": self.latency_json(), "ok": True}
+        if action == "latency":
+            return {"latency": self.latency_json(), "ok": True}
         if action == "clock" and method == "POST":
             seconds = params.get("advance_seconds")
             if not isinstance(seconds, int | float) or isinstance(seconds, bool):
@@ -428,6 +484,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as exc:
             self.close_connection = True
             return self._send(exc.status, exc.body(request_id), request_id, exc.headers)
+        if not path.startswith(CONTROL_PREFIX):
+            # Seam's latency, waited before anything is applied or counted. This thread is the
+            # request's own (ThreadingHTTPServer), so concurrent calls wait side by side.
+            delay = simulator.latency_delay()
+            if delay:
+                simulator.stopping.wait(delay)
         if not simulator.authorized(self.headers.get("Authorization")):
             error = ApiError(401, "unauthorized", "Unauthorized: send Authorization: Bearer <API key>")
             return self._send(401, error.body(request_id), request_id)
@@ -505,6 +567,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # http.server's own lines (request lines, parse errors) stay at debug level.
         logger.debug("%s " + format, self.address_string(), *args)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _params(query: str, raw: bytes) -> dict[str, Any]:

@@ -850,3 +850,134 @@ def test_a_deleted_code_event_carries_its_pin_like_seams(sim, clock):
 def test_the_command_line_takes_a_refusal_mode():
     with pytest.raises(SystemExit):
         simulator_main(["--refusals", "sometimes", "--port", "0"])
+
+
+# Latency (see SimulatorServer.set_latency)
+
+
+def timed(request: Callable[[], requests.Response]) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = request()
+    return response, time.monotonic() - started
+
+
+def test_an_api_call_waits_at_least_the_latency(start_seam_simulator):
+    sim = start_seam_simulator(latency=timedelta(milliseconds=100))
+
+    response, elapsed = timed(lambda: call(sim, "/devices/list"))
+
+    assert response.status_code == 200
+    assert elapsed >= 0.1
+
+
+def test_the_jitter_stays_within_its_bounds_and_a_seed_repeats_it():
+    sim = SimulatorServer(latency=timedelta(milliseconds=300), latency_jitter=timedelta(milliseconds=100), seed=7)
+    same_seed = SimulatorServer(
+        latency=timedelta(milliseconds=300), latency_jitter=timedelta(milliseconds=100), seed=7
+    )
+
+    delays = [sim.latency_delay() for _ in range(200)]
+
+    assert all(0.2 <= delay <= 0.4 for delay in delays)
+    assert max(delays) - min(delays) > 0.1
+    assert delays == [same_seed.latency_delay() for _ in range(200)]
+    # More jitter than latency: a draw below zero waits nothing rather than failing.
+    sim.set_latency(timedelta(milliseconds=10), timedelta(milliseconds=100))
+    assert min(sim.latency_delay() for _ in range(200)) == 0.0
+
+
+def test_calls_with_jitter_each_wait_at_least_the_low_bound(start_seam_simulator):
+    sim = start_seam_simulator(latency=timedelta(milliseconds=60), latency_jitter=timedelta(milliseconds=40))
+    for _ in range(5):
+        response, elapsed = timed(lambda: call(sim, "/devices/list"))
+        assert response.status_code == 200
+        assert elapsed >= 0.02
+
+
+def test_concurrent_calls_wait_side_by_side_not_in_turn(start_seam_simulator):
+    calls, delay = 6, 0.1
+    sim = start_seam_simulator(latency=timedelta(seconds=delay))
+    start = threading.Barrier(calls + 1)
+    statuses: list[int] = []
+
+    def one_call() -> None:
+        start.wait()
+        statuses.append(call(sim, "/devices/list").status_code)
+
+    threads = [threading.Thread(target=one_call) for _ in range(calls)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    started = time.monotonic()
+    for thread in threads:
+        thread.join(timeout=10)
+    elapsed = time.monotonic() - started
+
+    assert statuses == [200] * calls
+    assert delay <= elapsed < (calls - 1) * delay
+
+
+def test_the_controls_are_never_delayed(start_seam_simulator):
+    # A latency no test waits for: any delayed control would time out.
+    sim = start_seam_simulator(latency=timedelta(seconds=30))
+    headers = {"Authorization": f"Bearer {SIMULATOR_API_KEY}"}
+    for path in ("/_simulator/state", "/_simulator/clock", "/_simulator/faults", "/_simulator/latency"):
+        assert requests.get(sim.url + path, headers=headers, timeout=2).status_code == 200
+    assert call(sim, "/_simulator/clock", {"advance_seconds": 1}, timeout=2).status_code == 200
+    assert call(sim, "/_simulator/latency", {"ms": 0}, timeout=2).status_code == 200
+    assert call(sim, "/devices/list", timeout=2).status_code == 200
+
+
+def test_latency_can_be_changed_over_http_and_reset(start_seam_simulator):
+    sim = start_seam_simulator(latency=timedelta(milliseconds=5))
+
+    response = call(sim, "/_simulator/latency", {"ms": 80, "jitter_ms": 0})
+
+    assert response.json()["latency"] == {"ms": 80.0, "jitter_ms": 0.0}
+    assert timed(lambda: call(sim, "/devices/list"))[1] >= 0.08
+    assert call(sim, "/_simulator/state").json()["state"]["latency"] == {"ms": 80.0, "jitter_ms": 0.0}
+    for bad in ({"ms": -1}, {"ms": "fast"}, {"ms": 10, "jitter_ms": True}, {"ms": 1e300}):
+        assert call(sim, "/_simulator/latency", bad).status_code == 400
+    sim.reset()
+    assert sim.latency_json() == {"ms": 5.0, "jitter_ms": 0.0}
+
+
+def test_faults_still_fire_after_the_latency(start_seam_simulator):
+    sim = start_seam_simulator(latency=timedelta(milliseconds=50))
+    sim.inject_fault("/access_codes/create", "error_500")
+    sim.inject_fault("/access_codes/create", "connection_reset")
+
+    error, elapsed = timed(lambda: create(sim, ROOM_101, *_window_next_month()))
+    with pytest.raises(requests.ConnectionError):
+        create(sim, ROOM_101, *_window_next_month())
+
+    assert error.status_code == 500
+    assert elapsed >= 0.05
+    assert sim.access_codes() == []
+    assert create(sim, ROOM_101, *_window_next_month()).status_code == 200
+
+
+def test_a_slow_create_is_stored_and_rate_limited_at_the_time_it_arrives(sim, clock):
+    for day in range(1, 11):
+        assert create(sim, ROOM_101, f"2027-10-{day:02d}T15:00:00-07:00", f"2027-10-{day + 2:02d}T11:00:00-07:00").ok
+    sim.set_latency(timedelta(milliseconds=300))
+    answers: list[requests.Response] = []
+    slow = threading.Thread(
+        target=lambda: answers.append(create(sim, ROOM_101, "2027-10-20T15:00:00-07:00", "2027-10-22T11:00:00-07:00"))
+    )
+
+    slow.start()
+    # While the eleventh create is on its way in, the minute of the first ten ends.
+    time.sleep(0.05)
+    clock.advance(seconds=61)
+    slow.join(timeout=10)
+
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["access_code"]["created_at"] == "2027-09-01T12:01:01.000Z"
+    assert sim.rate_limited == {}
+
+
+def test_the_command_line_refuses_a_negative_latency():
+    with pytest.raises(SystemExit) as exited:
+        simulator_main(["--latency-ms", "100", "--latency-jitter-ms", "-5", "--port", "0"])
+    assert exited.value.code == 1
