@@ -2,12 +2,13 @@
 
 PostgreSQL (a database of its own, created and dropped here), Redis (a db number of its own),
 gunicorn, a Celery worker and beat, and the Seam simulator as its own process, all on
-127.0.0.1 and free ports. Four measurements (see docs/benchmarks.md):
+127.0.0.1 and free ports. Five measurements (see docs/benchmarks.md):
 
 1. backfill: creates per door against Seam's per-door cap, scaled down in time;
 2. calls_per_code: Seam API calls per code, with webhooks and with polling only;
 3. dashboard: the reservation list and the dashboard under 20 concurrent clients (locust);
-4. drill: faults at the simulator and a worker killed mid-run.
+4. drill: faults at the simulator and a worker killed mid-run;
+5. sweeper: the beat's sweep among 10k and among 1M codes (``scale.sweeper`` in the report).
 
 Prints a table, writes ``var/bench/report.json`` and PNG plots next to it, and exits non-zero
 when a goal is missed. ``python bench/run.py --only backfill,drill`` runs a subset.
@@ -71,7 +72,9 @@ def drop_database(admin_url: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmarks and fault drills")
-    parser.add_argument("--only", default="pages,dashboard,backfill,calls,drill", help="comma-separated subset")
+    parser.add_argument(
+        "--only", default="pages,dashboard,backfill,calls,drill,sweeper", help="comma-separated subset"
+    )
     parser.add_argument("--keep-database", action="store_true", help="leave oracode_bench for a look afterwards")
     options = parser.parse_args()
     wanted = {name.strip() for name in options.only.split(",") if name.strip()}
@@ -115,7 +118,8 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)
     web_port = procs.free_port()
-    gunicorn = procs.start_gunicorn(env=env, log_dir=logs, port=web_port, workers=3)
+    # The sweeper reads the database only: no web server when it runs alone.
+    gunicorn = procs.start_gunicorn(env=env, log_dir=logs, port=web_port, workers=3) if wanted - {"sweeper"} else None
     context = scenarios.Context(env=env, logs=logs, web_url=f"http://127.0.0.1:{web_port}", api_key=API_KEY)
     report: dict[str, Any] = {
         "command": "make bench",
@@ -137,8 +141,12 @@ def main() -> int:
             report["calls_per_code"] = scenarios.calls_per_code(context)
         if "drill" in wanted:
             report["drill"] = scenarios.drill(context)
+        # Last: it empties the codes table the others measured.
+        if "sweeper" in wanted:
+            report["scale"] = {"sweeper": scenarios.sweeper(context)}
     finally:
-        gunicorn.stop()
+        if gunicorn is not None:
+            gunicorn.stop()
         from django.db import connections
 
         connections.close_all()

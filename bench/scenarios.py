@@ -1,10 +1,11 @@
-"""The four benchmark scenarios, their goals, the table and the plots (see bench/run.py).
+"""The benchmark scenarios, their goals, the table and the plots (see bench/run.py).
 
 Runs inside the benchmark's Django process (settings already point at its database and
 Redis); the Celery worker, beat, gunicorn and the simulator are separate processes.
 """
 
 import csv
+import json
 import random
 import statistics
 import subprocess
@@ -22,13 +23,14 @@ import redis
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from bench import procs
 from codes.models import AccessCode
 from codes.stays import reservation_create
+from codes.sweeping import access_codes_due, access_codes_due_rows
 from locks.models import Lock
 from locks.seam import SeamClient
 from locks.services import locks_sync
@@ -60,6 +62,7 @@ GOALS = {
     "pages.list_page_queries": ("<=", 12),
     "pages.dashboard_ms": ("<=", 600.0),
     "pages.offer_windows_us": ("<=", 2000.0),
+    "scale.sweeper.ratio": (">=", 0.9),
 }
 
 
@@ -528,18 +531,173 @@ def drill(context: Context, *, doors: int = 10, per_door: int = 25) -> dict[str,
     }
 
 
+# 5. The sweeper among many codes
+
+SWEEP_SIZES = (10_000, 1_000_000)
+# The same work at both sizes: codes due (80 waiting, 40 pending due again, 40 pending never
+# queued, 40 creating with a lapsed lease) and codes in flight but not due yet (waiting on a
+# later check, pending or creating under a live lease). Only the history grows.
+SWEEP_DUE = (80, 40, 40, 40)
+SWEEP_NOT_DUE = 600
+SWEEP_RUNS = 31
+
+
+def sweeper(context: Context) -> dict[str, Any]:
+    """The sweep's SELECT (``access_codes_due_rows``, as ``access_codes_due`` runs it) among
+    10k and 1M codes holding the same due codes: the median of ``SWEEP_RUNS`` runs at each size.
+
+    Empties the codes table (and those that reference it): run it after the other scenarios."""
+    now = datetime(2031, 6, 1, 12, tzinfo=UTC)
+    site = Site.objects.create(name="Sweeper bench", timezone="Europe/Lisbon")
+    lock = Lock.objects.create(site=site, seam_device_id="sweeper-bench-door", name="Sweeper door")
+    reservation = Reservation.objects.create(
+        site=site,
+        unit=unit_of(lock),
+        guest_name="Sweeper guest",
+        arrival=date(2031, 5, 1),
+        departure=date(2031, 5, 3),
+    )
+    measured: dict[str, dict[str, Any]] = {}
+    for rows in SWEEP_SIZES:
+        print(f"sweeper: {rows} codes, {sum(SWEEP_DUE)} due", flush=True)
+        began = time.monotonic()
+        _load_codes(lock=lock, reservation=reservation, rows=rows, now=now)
+        loaded = time.monotonic() - began
+        query = access_codes_due_rows(now=now).values_list("pk", "status", "next_check_at", "claim_expires_at")
+        limit = settings.CODES_SWEEP_LIMIT
+        due = len(query[:limit])
+        timings = []
+        for _ in range(SWEEP_RUNS):
+            began = time.perf_counter()
+            list(query[:limit])
+            timings.append((time.perf_counter() - began) * 1000)
+        measured[str(rows)] = {
+            "due": due,
+            "median_ms": round(statistics.median(timings), 3),
+            "sweep_ms": round(statistics.median(_sweep_ms(now) for _ in range(5)), 1),
+            "load_seconds": round(loaded, 1),
+            "plan": _plan(query[:limit].explain(format="json")),
+        }
+    small, large = (measured[str(rows)] for rows in SWEEP_SIZES)
+    return {
+        "rows_small": SWEEP_SIZES[0],
+        "rows_large": SWEEP_SIZES[1],
+        "due": large["due"],
+        "due_small": small["due"],
+        "in_flight_not_due": SWEEP_NOT_DUE,
+        "runs": SWEEP_RUNS,
+        "median_ms_small": small["median_ms"],
+        "median_ms_large": large["median_ms"],
+        "ratio": round(small["median_ms"] / large["median_ms"], 3),
+        "plan_small": small["plan"],
+        "plan_large": large["plan"],
+        "load_seconds_large": large["load_seconds"],
+        # The whole sweep, the claims included (rolled back each time): for a look, no goal.
+        "sweep_ms_small": small["sweep_ms"],
+        "sweep_ms_large": large["sweep_ms"],
+    }
+
+
+def _sweep_ms(now: datetime) -> float:
+    """Milliseconds for ``access_codes_due`` with its claims, rolled back so nothing changes."""
+    began = time.perf_counter()
+    with transaction.atomic():
+        access_codes_due(now=now)
+        transaction.set_rollback(True)
+    return (time.perf_counter() - began) * 1000
+
+
+def _load_codes(*, lock: Lock, reservation: Reservation, rows: int, now: datetime) -> None:
+    """``rows`` codes in one INSERT ... SELECT: first the due ones, then those in flight, then
+    history as a year of stays leaves it (set, with some failed and cancelled), all ended."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {AccessCode._meta.db_table} CASCADE")
+    template = AccessCode.objects.create(
+        reservation=reservation,
+        lock=lock,
+        name="sweeper template",
+        starts_at=now - timedelta(days=400),
+        ends_at=now - timedelta(days=398),
+        timezone="Europe/Lisbon",
+        status=Status.SET,
+    )
+    waiting, pending, never_queued, creating = SWEEP_DUE
+    edges = [waiting]
+    for count in (pending, never_queued, creating, SWEEP_NOT_DUE):
+        edges.append(edges[-1] + count)
+    # Each code's place in the series decides its state; history ends a few minutes apart.
+    status = (
+        f"CASE WHEN g <= {edges[0]} THEN 'waiting' WHEN g <= {edges[2]} THEN 'pending' "
+        f"WHEN g <= {edges[3]} THEN 'creating' WHEN g <= {edges[4]} THEN "
+        "(ARRAY['waiting', 'pending', 'creating'])[g %% 3 + 1] "
+        "WHEN g %% 50 = 0 THEN 'cancelled' WHEN g %% 50 = 1 THEN 'failed' ELSE 'set' END"
+    )
+    next_check = (
+        f"CASE WHEN g <= {edges[1]} THEN %(now)s - g * interval '1 minute' "
+        f"WHEN g > {edges[3]} AND g <= {edges[4]} AND g %% 3 <> 2 THEN %(now)s + g * interval '1 minute' END"
+    )
+    claim = (
+        f"CASE WHEN g > {edges[2]} AND g <= {edges[3]} THEN %(now)s - interval '10 minutes' "
+        f"WHEN g > {edges[3]} AND g <= {edges[4]} AND g %% 3 > 0 THEN %(now)s + interval '1 minute' END"
+    )
+    starts = f"CASE WHEN g <= {edges[4]} THEN %(now)s + interval '30 days' ELSE %(now)s - g * interval '5 minutes' END"
+    overrides = {
+        "name": "'sweeper ' || g",
+        "status": status,
+        "next_check_at": next_check,
+        "claim_expires_at": claim,
+        "starts_at": starts,
+        "ends_at": f"{starts} + interval '2 days'",
+        "created_at": "%(now)s - interval '1 day'",
+        "seam_access_code_id": f"CASE WHEN g > {edges[4]} AND g %% 50 > 1 THEN 'sweeper-' || g ELSE '' END",
+        "code": f"CASE WHEN g > {edges[4]} AND g %% 50 > 1 THEN '123456' ELSE '' END",
+    }
+    columns = [field.column for field in AccessCode._meta.concrete_fields if field.column != "id"]
+    values = ", ".join(overrides.get(column, f"t.{column}") for column in columns)
+    table = AccessCode._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} "  # noqa: S608 - our own names
+            f"FROM generate_series(1, %(rows)s) AS g, {table} AS t WHERE t.id = %(template)s",
+            {"now": now, "rows": rows, "template": template.pk},
+        )
+    template.delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def _plan(explained: str) -> str:
+    """The plan's nodes, outermost first, with the index each reads (EXPLAIN's JSON)."""
+    nodes = []
+    stack = [json.loads(explained)[0]["Plan"]]
+    while stack:
+        node = stack.pop(0)
+        index = f" using {node['Index Name']}" if "Index Name" in node else ""
+        nodes.append(f"{node['Node Type']}{index}")
+        stack[:0] = node.get("Plans", [])
+    return " > ".join(nodes)
+
+
 # Goals, table, plots
 
 
 def _value(report: dict[str, Any], key: str) -> Any:
-    section, name = key.split(".", 1)
-    return report.get(section, {}).get(name)
+    value: Any = report
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _measured(report: dict[str, Any], key: str) -> bool:
+    """Whether the run measured the section a goal's value sits in (``scale.sweeper`` for
+    ``scale.sweeper.ratio``)."""
+    return isinstance(_value(report, key.rsplit(".", 1)[0]), dict)
 
 
 def check_goals(report: dict[str, Any]) -> list[str]:
     missed = []
     for key, (op, target) in GOALS.items():
-        if key.split(".")[0] not in report:
+        if not _measured(report, key):
             continue
         value = _value(report, key)
         ok = value is not None and (
@@ -553,7 +711,7 @@ def check_goals(report: dict[str, Any]) -> list[str]:
 def table(report: dict[str, Any]) -> str:
     lines = [f"{'measure':36} {'value':>12}   goal", "-" * 64]
     for key, (op, target) in GOALS.items():
-        if key.split(".")[0] not in report:
+        if not _measured(report, key):
             continue
         value = _value(report, key)
         missed = any(m.startswith(f"{key} ") for m in report.get("missed", []))
@@ -572,26 +730,35 @@ def table(report: dict[str, Any]) -> str:
         ("calls_per_code.polling_all_calls", "all calls per code, create included"),
         ("dashboard.p50_ms", "ms"),
         ("drill.codes", "codes"),
+        ("scale.sweeper.median_ms_small", "ms, the sweep's SELECT among 10k codes"),
+        ("scale.sweeper.median_ms_large", "ms, the same among 1M codes"),
+        ("scale.sweeper.due", "codes due at each size"),
     ]
     lines.append("-" * 64)
     for key, note in extra:
-        if key.split(".")[0] in report:
+        if _measured(report, key):
             lines.append(f"{key:36} {_value(report, key)!s:>12}   {note}")
     for run in report.get("calls_per_code", {}).get("runs", []):
         lines.append(
             f"  calls {run['mode']:8} {run['codes_per_door']:>3} codes/door: "
             f"{run['status_calls_per_code']:.2f} status + {run['creates_per_code']:.2f} create per code"
         )
+    sweeper = report.get("scale", {}).get("sweeper")
+    if sweeper:
+        lines.append(f"  sweeper plan among {sweeper['rows_large']} codes: {sweeper['plan_large']}")
     return "\n".join(lines)
 
 
 def plot(report: dict[str, Any], out: Path) -> None:
+    points = report.get("dashboard", {}).get("points", [])
+    series = report.get("backfill", {}).get("codes_per_minute_series", [])
+    if not points and not series:
+        return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = report.get("dashboard", {}).get("points", [])
     if points and "dashboard_p50_ms" in points[0]:
         fig, ax = plt.subplots(figsize=(7, 4))
         sizes = [p["reservations"] for p in points]
@@ -606,7 +773,6 @@ def plot(report: dict[str, Any], out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / "dashboard_latency.png", dpi=110)
         plt.close(fig)
-    series = report.get("backfill", {}).get("codes_per_minute_series", [])
     if series:
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot([s[0] for s in series], [s[1] for s in series], drawstyle="steps-post", label="created, 2 s bins")

@@ -136,6 +136,14 @@ class AccessCode(models.Model):
         ]
         indexes = [
             models.Index(fields=["next_check_at"], condition=Q(next_check_at__isnull=False), name="access_code_due"),
+            # The sweep's work queue (codes.sweeping.access_codes_due_rows): only codes still in
+            # flight, so its cost follows them and not the history of set, failed and cancelled
+            # codes. Plain ascending (SQLite refuses NULLS FIRST in an index).
+            models.Index(
+                fields=["next_check_at", "id"],
+                condition=Q(status__in=["pending", "creating", "waiting"]),
+                name="access_code_sweep",
+            ),
             models.Index(fields=["lock", "ends_at"], name="access_code_lock_ends"),
         ]
 

@@ -4,7 +4,7 @@ check-in, which the site's staff hear about (a staff alert per level, see ``code
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from codes.alerts import alert_code_not_set, staff_alerts_resolve
@@ -32,21 +32,7 @@ def access_codes_due(*, now: datetime, limit: int | None = None) -> list[tuple[i
     bigger than one sweep is worked off in order rather than some codes waiting indefinitely.
     """
     limit = settings.CODES_SWEEP_LIMIT if limit is None else limit
-    not_queued = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
-    due_filter = (
-        Q(status=Status.WAITING, next_check_at__lte=now)
-        | (Q(status=Status.PENDING, next_check_at__lte=now) & not_queued)
-        # Its task was never queued (the broker was down, or a crash between commit and
-        # on_commit) or was lost.
-        | (Q(status=Status.PENDING, next_check_at__isnull=True, created_at__lt=now - CLAIM_LEASE) & not_queued)
-        # A lease that ran out: its worker died somewhere in the call.
-        | Q(status=Status.CREATING, claim_expires_at__lt=now)
-    )
-    rows = (
-        AccessCode.objects.filter(due_filter)
-        .order_by(F("next_check_at").asc(nulls_first=True), "pk")
-        .values_list("pk", "status", "next_check_at", "claim_expires_at")
-    )
+    rows = access_codes_due_rows(now=now).values_list("pk", "status", "next_check_at", "claim_expires_at")
     work: list[tuple[int, str]] = []
     for pk, status, next_check_at, claim_expires_at in rows[:limit]:
         unchanged = AccessCode.objects.filter(
@@ -58,6 +44,25 @@ def access_codes_due(*, now: datetime, limit: int | None = None) -> list[tuple[i
         elif unchanged.update(status=Status.PENDING, claim_expires_at=now + CLAIM_LEASE):
             work.append((pk, "create"))
     return work
+
+
+def access_codes_due_rows(*, now: datetime) -> QuerySet[AccessCode]:
+    """The codes whose next step is due at ``now``, the longest due first (what the sweep claims).
+
+    Every branch names a status the partial index ``access_code_sweep`` covers (pending,
+    creating, waiting), so this reads only the codes still in flight, however many set, failed
+    or cancelled codes pile up (the bench's ``scale.sweeper``; ``test_sweep_index``)."""
+    not_queued = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
+    due_filter = (
+        Q(status=Status.WAITING, next_check_at__lte=now)
+        | (Q(status=Status.PENDING, next_check_at__lte=now) & not_queued)
+        # Its task was never queued (the broker was down, or a crash between commit and
+        # on_commit) or was lost.
+        | (Q(status=Status.PENDING, next_check_at__isnull=True, created_at__lt=now - CLAIM_LEASE) & not_queued)
+        # A lease that ran out: its worker died somewhere in the call.
+        | Q(status=Status.CREATING, claim_expires_at__lt=now)
+    )
+    return AccessCode.objects.filter(due_filter).order_by(F("next_check_at").asc(nulls_first=True), "pk")
 
 
 def access_codes_escalate(*, now: datetime) -> list[AccessCode]:
