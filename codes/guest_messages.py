@@ -24,6 +24,7 @@ from django.utils.translation import gettext, gettext_lazy, gettext_noop, pgette
 from codes.localtime import describe_window, format_date, format_local
 from codes.models import AccessCode
 from codes.placeholders import Template, TemplateError, Value, check, normalise, parse, render_html, render_text
+from codes.windows import check_in_at, check_out_at
 from locks.models import Lock
 from properties.models import Reservation, Site, SiteMessage, Unit
 
@@ -152,11 +153,7 @@ def _stay_times(reservation: Reservation, stay_codes: Sequence[AccessCode]) -> t
         first = min(stay_codes, key=lambda c: c.starts_at)
         last = max(stay_codes, key=lambda c: c.ends_at)
         return first.starts_at.astimezone(ZoneInfo(first.timezone)), last.ends_at.astimezone(ZoneInfo(last.timezone))
-    zone = ZoneInfo(reservation.site.timezone)
-    return (
-        datetime.combine(reservation.arrival, reservation.unit.check_in_time, tzinfo=zone),
-        datetime.combine(reservation.departure, reservation.unit.check_out_time, tzinfo=zone),
-    )
+    return check_in_at(reservation), check_out_at(reservation)
 
 
 def stay_values(

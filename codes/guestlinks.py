@@ -7,8 +7,7 @@ emails carry; staff revoke it and make a new one (``guest_link_renew``).
 """
 
 import secrets
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -18,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from codes.models import GuestLink
-from codes.windows import local_instant
+from codes.windows import check_in_at
 from properties.models import Reservation
 
 _SIGNER_SALT = "codes.guestlinks"
@@ -53,9 +52,7 @@ def guest_link_live(*, reservation: Reservation) -> GuestLink | None:
 def guest_link_renew(reservation: Reservation, *, user: User | None) -> GuestLink:
     """Revoke the stay's live link (it answers 404 from now on) and make a new one; returns it."""
     with transaction.atomic():
-        GuestLink.objects.filter(reservation=reservation, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoked_by=user
-        )
+        guest_link_revoke(reservation, user=user)
         return guest_link_for(reservation, user=user)
 
 
@@ -99,8 +96,4 @@ def pins_shown_from(reservation: Reservation) -> datetime:
     site left it empty), by the site's clocks."""
     site = reservation.site
     days = site.guest_page_days_before if site.guest_page_days_before is not None else site.guest_email_days_before
-    zone = ZoneInfo(site.timezone)
-    day: date = reservation.arrival - timedelta(days=days)
-    wall: time = reservation.unit.check_in_time
-    # A check-in time in a daylight-saving gap: the offset from before the jump.
-    return local_instant(day, wall, zone) or datetime.combine(day, wall, tzinfo=zone)
+    return check_in_at(reservation, days_before=days)

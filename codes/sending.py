@@ -22,7 +22,7 @@ check-in. It is resolved once the email of the stay is sent, or the stay is canc
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -32,7 +32,7 @@ from codes.emails import code_email_request
 from codes.errors import Refused
 from codes.localtime import format_local, zone_abbreviation
 from codes.models import AccessCode, CodeEmail, StaffAlert, walking_order
-from codes.windows import local_instant
+from codes.windows import check_in_at
 from properties.models import Reservation, Site, UnitDoor
 
 logger = logging.getLogger(__name__)
@@ -59,22 +59,9 @@ class EmailPlan:
     at: datetime | None = None
 
 
-def check_in_at(reservation: Reservation) -> datetime:
-    """The unit's check-in time on the arrival date, as the site's clocks show it."""
-    zone = ZoneInfo(reservation.site.timezone)
-    # A check-in time inside a daylight-saving gap has no instant: take the offset from before
-    # the jump (the clocks read an hour later then), rather than no moment at all.
-    wall = reservation.unit.check_in_time
-    return local_instant(reservation.arrival, wall, zone) or datetime.combine(reservation.arrival, wall, tzinfo=zone)
-
-
 def days_before_at(reservation: Reservation) -> datetime:
     """The site's "days before" moment: check-in time, that many days earlier on the site's clocks."""
-    site = reservation.site
-    zone = ZoneInfo(site.timezone)
-    day: date = reservation.arrival - timedelta(days=site.guest_email_days_before)
-    wall: time = reservation.unit.check_in_time
-    return local_instant(day, wall, zone) or datetime.combine(day, wall, tzinfo=zone)
+    return check_in_at(reservation, days_before=reservation.site.guest_email_days_before)
 
 
 def _site_time(instant: datetime, site: Site) -> str:

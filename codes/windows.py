@@ -26,7 +26,7 @@ Decisions (each one is tested in ``tests/codes/test_windows.py``):
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -35,6 +35,9 @@ from django.utils import timezone
 from codes.errors import Refused
 from codes.localtime import describe_window, format_date, format_time
 from locks.timeslots import SlotTime, parse_slot_time, slot_prefix
+
+if TYPE_CHECKING:
+    from properties.models import Reservation
 
 MAX_CODE_DURATION = timedelta(days=31)
 BIWEEKLY_NIGHTS = 14
@@ -80,6 +83,25 @@ class Window:
         if check_in not in name or check_out not in name:
             name = f"{name} {check_in}–{check_out}"
         return f"{name} · {describe_window(self.starts_at, self.ends_at, self.timezone)}"
+
+
+def site_clock_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """``local_instant``, but never None: a wall time inside a daylight-saving gap takes the
+    offset from before the jump (the clocks read an hour later then), rather than no moment."""
+    return local_instant(day, wall, zone) or datetime.combine(day, wall, tzinfo=zone)
+
+
+def check_in_at(reservation: "Reservation", *, days_before: int = 0) -> datetime:
+    """The unit's check-in time on the arrival date (``days_before`` days earlier), as the
+    site's clocks show it: the moment a policy counts from ("3 days before check-in")."""
+    day = reservation.arrival - timedelta(days=days_before)
+    return site_clock_instant(day, reservation.unit.check_in_time, ZoneInfo(reservation.site.timezone))
+
+
+def check_out_at(reservation: "Reservation") -> datetime:
+    """The unit's check-out time on the departure date, as the site's clocks show it."""
+    zone = ZoneInfo(reservation.site.timezone)
+    return site_clock_instant(reservation.departure, reservation.unit.check_out_time, zone)
 
 
 def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime | None:

@@ -12,7 +12,7 @@ two more (the codes' history in one insert, the link's ``last_viewed_at``).
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -24,7 +24,7 @@ from codes.guestlinks import pins_shown_from
 from codes.history import record_each
 from codes.localtime import describe_window, format_date, format_local, zone_abbreviation
 from codes.models import AccessCode, AccessCodeEvent, GuestLink, walking_order
-from codes.windows import local_instant
+from codes.windows import check_out_at
 from properties.models import Reservation
 
 SHOWN_MESSAGE = "Shown to guest on the guest page"
@@ -99,15 +99,6 @@ def _site_text(instant: datetime, zone_name: str) -> str:
     return f"{format_local(local, with_year=True)} ({zone_name}, {zone_abbreviation(local)})"
 
 
-def _check_out_at(reservation: Reservation) -> datetime:
-    """The unit's check-out time on the departure date by the site's clocks: the departure of
-    a stay without codes."""
-    zone = ZoneInfo(reservation.site.timezone)
-    day: date = reservation.departure
-    wall = reservation.unit.check_out_time
-    return local_instant(day, wall, zone) or datetime.combine(day, wall, tzinfo=zone)
-
-
 def _code_state(code: AccessCode, *, pins: bool, now: datetime) -> str:
     if not pins:
         return CodeState.LATER
@@ -155,7 +146,7 @@ def guest_page(*, link: GuestLink, now: datetime) -> GuestPage:
         if reservation.cancelled_at is None:
             current = AccessCode.objects.current().filter(reservation=reservation).select_related("lock")
             codes = walking_order(current, reservation.unit)
-        departure_at = max((c.ends_at for c in codes), default=None) or _check_out_at(reservation)
+        departure_at = max((c.ends_at for c in codes), default=None) or check_out_at(reservation)
         if reservation.cancelled_at is not None:
             state = PageState.CANCELLED
         elif now >= departure_at:
