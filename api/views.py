@@ -30,6 +30,7 @@ from api.inputs import (
     StayDatesSerializer,
     check_doors_named,
 )
+from api.pagination import CountedPagination
 from api.serializers import (
     CancelSerializer,
     ChangeDatesResultSerializer,
@@ -109,6 +110,8 @@ class UnitWindows(APIView):
 
 
 class ReservationList(generics.ListCreateAPIView[Reservation]):
+    pagination_class = CountedPagination
+
     @extend_schema(
         operation_id="reservations_list",
         parameters=[ReservationFilterSerializer],

@@ -145,6 +145,19 @@ class AccessCode(models.Model):
                 name="access_code_sweep",
             ),
             models.Index(fields=["lock", "ends_at"], name="access_code_lock_ends"),
+            # The ledger (codes.selectors.ledger_codes): its codes nobody acknowledged yet, and
+            # its acknowledged ones by end, so that the ones still live are a range. Neither
+            # holds the codes of stays that never changed.
+            models.Index(
+                fields=["ends_at"],
+                condition=~Q(ledger_reason="") & Q(acknowledged_at__isnull=True),
+                name="access_code_ledger_open",
+            ),
+            models.Index(
+                fields=["ends_at"],
+                condition=~Q(ledger_reason="") & Q(acknowledged_at__isnull=False),
+                name="access_code_ledger_acked",
+            ),
         ]
 
     def __str__(self) -> str:

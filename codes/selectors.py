@@ -1,6 +1,8 @@
 """Reads for the staff pages: every query that takes a person is limited to the sites they may see."""
 
-from datetime import date, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from functools import reduce
 from operator import or_
 from zoneinfo import ZoneInfo
@@ -8,8 +10,19 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import models
-from django.db.models import Exists, OrderBy, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OrderBy,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Window,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Lower, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -35,6 +48,10 @@ def _codes_newest_first(*, with_history: bool = False) -> QuerySet[AccessCode]:
         events = AccessCodeEvent.objects.select_related("user").order_by("-at", "-pk")
         codes = codes.prefetch_related(Prefetch("events", queryset=events))
     return codes
+
+
+# What a row of a list of stays shows besides the stay: its codes (newest first) and its unit's doors.
+_STAY_CODES_AND_DOORS = (Prefetch("access_codes", queryset=_codes_newest_first()), _UNIT_DOORS_IN_ORDER)
 
 
 def access_code_for_user(*, user: User, pk: int) -> AccessCode:
@@ -119,18 +136,23 @@ def _stays_on(stay: str, today: date) -> Q:
     raise ValueError(f"not a stay filter that depends on the day: {stay!r}")
 
 
-def _stays_on_each_sites_today(sites: QuerySet[Site], stay: str, now: datetime) -> Q:
-    """``stay`` on each site's own today, as one condition.
+def _on_each_sites_today(sites: Iterable[Site], condition: Callable[[date], Q], now: datetime) -> Q:
+    """``condition`` of each site's own today, as one condition.
 
     Sites may sit in different time zones, and at any instant some of them are on another date
     than the others (Sydney's morning is Los Angeles' afternoon of the day before): each site is
     asked about its own date, one condition per date the sites are on.
     """
     site_ids_by_day: dict[date, list[int]] = {}
-    for site in sites.only("pk", "timezone"):
+    for site in sites:
         site_ids_by_day.setdefault(site_today(site, now=now), []).append(site.pk)
-    conditions = [Q(site_id__in=ids) & _stays_on(stay, day) for day, ids in site_ids_by_day.items()]
+    conditions = [Q(site_id__in=ids) & condition(day) for day, ids in site_ids_by_day.items()]
     return reduce(or_, conditions) if conditions else Q(pk__in=[])
+
+
+def _stays_on_each_sites_today(sites: QuerySet[Site], stay: str, now: datetime) -> Q:
+    """``stay`` on each site's own today, as one condition."""
+    return _on_each_sites_today(sites.only("pk", "timezone"), lambda day: _stays_on(stay, day), now)
 
 
 def reservations_for_user(
@@ -179,9 +201,54 @@ def reservations_for_user(
         reservations = reservations.filter(Q(guest_name__icontains=search) | Q(guest_email__icontains=search))
     return (
         reservations.select_related("site", "unit")
-        .prefetch_related(Prefetch("access_codes", queryset=_codes_newest_first()), _UNIT_DOORS_IN_ORDER)
+        .prefetch_related(*_STAY_CODES_AND_DOORS)
         .order_by(*_ORDERINGS[sort])
     )
+
+
+@dataclass
+class SiteStays:
+    """The first few stays of one site that the dashboard lists."""
+
+    in_house: list[Reservation] = field(default_factory=list)
+    arrivals: list[Reservation] = field(default_factory=list)
+    upcoming: list[Reservation] = field(default_factory=list)
+
+
+def dashboard_stays_for_user(
+    *, user: User, sites: Iterable[Site], rows: int, upcoming_days: int, now: datetime | None = None
+) -> dict[int, SiteStays]:
+    """Per site of ``sites`` (the person's), by the site's own date at ``now``: the first
+    ``rows`` guests in house, arriving today, and arriving in the ``upcoming_days`` after today
+    (cancelled stays included, marked as such), each list by arrival, with their codes.
+
+    The same few queries for any number of sites: each list is one query that ranks the stays
+    within their site (``ROW_NUMBER() OVER (PARTITION BY site)``) and keeps the first ``rows``,
+    and the codes and doors of all of them are read at once.
+    """
+    now = now or timezone.now()
+    sites = list(sites)
+    visible = Reservation.objects.filter(site__in=sites_for_user(user=user)).select_related("site", "unit")
+    ordering = _ORDERINGS[ReservationSort.ARRIVAL]
+    lists = {
+        "in_house": _on_each_sites_today(sites, lambda day: _stays_on(StayFilter.IN_HOUSE, day), now),
+        "arrivals": _on_each_sites_today(sites, lambda day: Q(arrival=day), now),
+        "upcoming": _on_each_sites_today(
+            sites, lambda day: Q(arrival__gt=day, arrival__lte=day + timedelta(days=upcoming_days)), now
+        ),
+    }
+    found: dict[str, list[Reservation]] = {}
+    for name, condition in lists.items():
+        ranked = visible.filter(condition).annotate(
+            place=Window(RowNumber(), partition_by=[F("site_id")], order_by=list(ordering))
+        )
+        found[name] = list(ranked.filter(place__lte=rows).order_by("site_id", "place"))
+    prefetch_related_objects([stay for stays in found.values() for stay in stays], *_STAY_CODES_AND_DOORS)
+    by_site = {site.pk: SiteStays() for site in sites}
+    for name, stays in found.items():
+        for stay in stays:
+            getattr(by_site[stay.site_id], name).append(stay)
+    return by_site
 
 
 def locks_for_user(*, user: User) -> QuerySet[Lock]:
@@ -199,11 +266,19 @@ def ledger_codes(*, now: datetime | None = None) -> QuerySet[AccessCode]:
     """The ledger: live codes of cancelled, shortened or moved stays, listed until acknowledged
     and expired, by door."""
     now = now or timezone.now()
+    # Two arms that never overlap, each matching one of the ledger's partial indexes
+    # (access_code_ledger_open, access_code_ledger_acked): PostgreSQL reads the codes
+    # still listed from those two and never the years of acknowledged, expired ones.
+    # PostgreSQL misjudges how many codes are unacknowledged (most codes of all are, as they
+    # never were in the ledger), so the stay is read apart (prefetched) rather than joined: a
+    # join sized on that guess read the whole reservations table.
+    listed = Q(acknowledged_at__isnull=True) | Q(acknowledged_at__isnull=False, ends_at__gt=now)
     return (
         AccessCode.objects.may_exist_at_seam()
         .exclude(ledger_reason="")
-        .filter(Q(ends_at__gt=now) | Q(acknowledged_at__isnull=True))
-        .select_related("reservation", "lock__site", "acknowledged_by")
+        .filter(listed)
+        .select_related("lock__site", "acknowledged_by")
+        .prefetch_related("reservation")
         .order_by("lock__site__name", "lock__name", "ends_at", "pk")
     )
 
@@ -212,6 +287,24 @@ def ledger_codes_for_user(*, user: User, site: Site | None = None) -> QuerySet[A
     """The ledger of the person's sites, or of one of them."""
     codes = ledger_codes().filter(lock__site__in=sites_for_user(user=user))
     return codes if site is None else codes.filter(lock__site=site)
+
+
+@dataclass(frozen=True)
+class LedgerCount:
+    total: int
+    open: int  # not acknowledged yet
+
+
+def ledger_counts_for_user(*, user: User) -> dict[int, LedgerCount]:
+    """Per site of the person's (by id, sites with none left out): how many codes its ledger
+    lists, and how many of those nobody acknowledged yet. One query for every site."""
+    counts = (
+        ledger_codes_for_user(user=user)
+        .order_by()
+        .values("lock__site_id")
+        .annotate(total=Count("pk"), open=Count("pk", filter=Q(acknowledged_at__isnull=True)))
+    )
+    return {row["lock__site_id"]: LedgerCount(total=row["total"], open=row["open"]) for row in counts}
 
 
 def live_codes_on_door(*, lock: Lock) -> QuerySet[AccessCode]:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -355,7 +356,10 @@ def ledger_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Code “{code.name}” acknowledged. It stays listed until it ends.")
-    return redirect("ledger")
+    # Back to the page of the ledger the code was acknowledged on, with its site filter.
+    back = QueryDict(mutable=True)
+    back.update({name: request.GET[name] for name in ("site", "page") if request.GET.get(name)})
+    return redirect(f"{reverse('ledger')}?{back.urlencode()}" if back else reverse("ledger"))
 
 
 # One code. Each action checks that the code belongs to one of the person's sites (404

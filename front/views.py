@@ -2,8 +2,6 @@
 Everything shown is limited to the sites the person is on (the selectors see to it); the pages
 that change things are in :mod:`front.actions`."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,9 +13,11 @@ from django.views.decorators.http import require_GET
 from codes.capacity import capacity
 from codes.guestlinks import guest_link_live
 from codes.selectors import (
+    LedgerCount,
     ReservationSort,
-    StayFilter,
+    dashboard_stays_for_user,
     ledger_codes_for_user,
+    ledger_counts_for_user,
     live_codes_on_door,
     locks_for_user,
     reservation_for_user,
@@ -27,6 +27,7 @@ from codes.selectors import (
     stays_needing_attention_for_user,
 )
 from codes.sending import email_plan
+from config.paging import CountedPaginator, page_asked
 from feeds.models import CalendarFeed
 from feeds.selectors import feeds_for_user, feeds_in_trouble_for_user, held_reservations
 from feeds.sync import last_checked
@@ -38,6 +39,9 @@ from properties.selectors import sites_for_user, units_for_user
 UPCOMING_DAYS = 14
 DASHBOARD_ROWS = 10
 PAGE_SIZE = 25
+DOORS_PAGE_SIZE = 25
+UNITS_PAGE_SIZE = 50
+LEDGER_PAGE_SIZE = 50
 
 
 def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
@@ -60,40 +64,43 @@ def home(request: HttpRequest) -> HttpResponse:
     """Per site: open alerts from Seam, stays that arrived on their own and need staff, doors that
     need attention, the ledger of live codes
     nobody booked, the guests in house now, today's arrivals (each by the site's own date) and
-    the next two weeks."""
+    the next two weeks. The same number of queries for one site as for many."""
     now = timezone.now()
     sections = []
     sites = list(sites_for_user(user=request.user))
     locks = list(locks_for_user(user=request.user))
-    ledger = list(ledger_codes_for_user(user=request.user))
+    ledger = ledger_counts_for_user(user=request.user)
     staff_alerts = list(staff_alerts_for_user(user=request.user))
     attention = list(stays_needing_attention_for_user(user=request.user)[: DASHBOARD_ROWS * max(len(sites), 1)])
     feeds_in_trouble = list(feeds_in_trouble_for_user(user=request.user))
+    stays = dashboard_stays_for_user(
+        user=request.user, sites=sites, rows=DASHBOARD_ROWS, upcoming_days=UPCOMING_DAYS, now=now
+    )
     for site in sites:
-        today = site_today(site, now=now)
-        rows = reservations_for_user(user=request.user, site_id=site.pk, sort=ReservationSort.ARRIVAL)
-        in_house = reservations_for_user(
-            user=request.user, site_id=site.pk, stay=StayFilter.IN_HOUSE, sort=ReservationSort.ARRIVAL, now=now
-        )
-        site_ledger = [c for c in ledger if c.lock.site_id == site.pk]
+        site_ledger = ledger.get(site.pk, LedgerCount(total=0, open=0))
         sections.append(
             {
                 "site": site,
-                "today": today,
+                "today": site_today(site, now=now),
                 "staff_alerts": [alert for alert in staff_alerts if alert.site_id == site.pk],
                 "needs_attention": [stay for stay in attention if stay.site_id == site.pk][:DASHBOARD_ROWS],
                 "feeds_in_trouble": [feed for feed in feeds_in_trouble if feed.unit.site_id == site.pk],
                 "door_alerts": _door_alerts([lock for lock in locks if lock.site_id == site.pk]),
-                "ledger_open": sum(1 for c in site_ledger if c.acknowledged_at is None),
-                "ledger_total": len(site_ledger),
-                "in_house": list(in_house[:DASHBOARD_ROWS]),
-                "arrivals": list(rows.filter(arrival=today)[:DASHBOARD_ROWS]),
-                "upcoming": list(
-                    rows.filter(arrival__gt=today, arrival__lte=today + timedelta(days=UPCOMING_DAYS))[:DASHBOARD_ROWS]
-                ),
+                "ledger_open": site_ledger.open,
+                "ledger_total": site_ledger.total,
+                "in_house": stays[site.pk].in_house,
+                "arrivals": stays[site.pk].arrivals,
+                "upcoming": stays[site.pk].upcoming,
             }
         )
     return render(request, "front/home.html", {"sections": sections})
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    """The page's query string without its page number, for the links to other pages."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
 
 
 @login_required
@@ -111,10 +118,10 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
         search=filters.get("q") or "",
         sort=filters.get("sort") or ReservationSort.ARRIVAL_NEWEST,
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "front/reservation_list.html", {"form": form, "page": page, "query": query.urlencode()})
+    number = page_asked(request.GET.get("page"))
+    page = CountedPaginator(rows, PAGE_SIZE, number=number).get_page(number)
+    context = {"form": form, "page": page, "query": _query_without_page(request)}
+    return render(request, "front/reservation_list.html", context)
 
 
 @login_required
@@ -129,10 +136,17 @@ def reservation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def door_list(request: HttpRequest) -> HttpResponse:
-    rows = [
-        (lock, capacity(lock, live=int(getattr(lock, "live_codes", 0)))) for lock in locks_for_user(user=request.user)
-    ]
-    return render(request, "front/door_list.html", {"rows": rows})
+    """The doors of the person's sites (or of one of them), a page at a time, each with its
+    live codes against its capacity and its time slots."""
+    form = SiteFilterForm(request.GET or None, user=request.user)
+    site = form.cleaned_data["site"] if form.is_valid() else None
+    locks = locks_for_user(user=request.user)
+    page = Paginator(locks if site is None else locks.filter(site=site), DOORS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = [(lock, capacity(lock, live=int(getattr(lock, "live_codes", 0)))) for lock in page]
+    context = {"form": form, "page": page, "rows": rows, "query": _query_without_page(request)}
+    return render(request, "front/door_list.html", context)
 
 
 @login_required
@@ -153,19 +167,36 @@ def ledger(request: HttpRequest) -> HttpResponse:
     form = SiteFilterForm(request.GET or None, user=request.user)
     site = form.cleaned_data["site"] if form.is_valid() else None
     codes = ledger_codes_for_user(user=request.user, site=site)
-    return render(request, "front/ledger.html", {"codes": codes, "now": timezone.now()})
+    number = page_asked(request.GET.get("page"))
+    page = CountedPaginator(codes, LEDGER_PAGE_SIZE, number=number).get_page(number)
+    context = {
+        "form": form,
+        "page": page,
+        "now": timezone.now(),
+        "query": _query_without_page(request),
+        # Acknowledging a code comes back to this page of the ledger, with its filter.
+        "here": request.GET.urlencode(),
+    }
+    return render(request, "front/ledger.html", context)
 
 
 @login_required
 @require_GET
 def unit_list(request: HttpRequest) -> HttpResponse:
-    """Every unit of the person's sites, with its doors in walking order and its feeds."""
+    """The units of the person's sites (or of one of them), a page at a time, each with its doors
+    in walking order and its feeds."""
+    form = SiteFilterForm(request.GET or None, user=request.user)
+    site = form.cleaned_data["site"] if form.is_valid() else None
     units = units_for_user(user=request.user)
+    page = Paginator(units if site is None else units.filter(site=site), UNITS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     feeds: dict[int, list[CalendarFeed]] = {}
-    for feed in feeds_for_user(user=request.user):
+    for feed in feeds_for_user(user=request.user).filter(unit__in=[unit.pk for unit in page]):
         feeds.setdefault(feed.unit_id, []).append(feed)
-    rows = [(unit, feeds.get(unit.pk, [])) for unit in units]
-    return render(request, "front/unit_list.html", {"rows": rows})
+    rows = [(unit, feeds.get(unit.pk, [])) for unit in page]
+    context = {"form": form, "page": page, "rows": rows, "query": _query_without_page(request)}
+    return render(request, "front/unit_list.html", context)
 
 
 @login_required

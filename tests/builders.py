@@ -152,6 +152,44 @@ def make_code(reservation: Reservation, **fields: Any) -> AccessCode:
     return AccessCode.objects.create(reservation=reservation, **values)
 
 
+def make_history(unit: Unit, stays: int, *, before: date, cancelled_every: int = 10) -> None:
+    """``stays`` stays of three nights in ``unit``, one after another, ended before ``before``,
+    each with a set code on every door of the unit; one in ``cancelled_every`` was cancelled and
+    its codes were in the ledger, acknowledged since. The years of business behind a page,
+    written with one bulk INSERT per table, so a test can pile up thousands."""
+    doors = list(unit.unit_doors.select_related("lock"))
+    reservations = Reservation.objects.bulk_create(
+        Reservation(
+            site=unit.site,
+            unit=unit,
+            guest_name=f"Past guest {n}",
+            guest_email=f"past{n}@example.com",
+            arrival=before - timedelta(days=3 * (n + 1)),
+            departure=before - timedelta(days=3 * n),
+            cancelled_at=datetime.combine(before, time(), tzinfo=UTC) if n % cancelled_every == 0 else None,
+        )
+        for n in range(stays)
+    )
+    AccessCode.objects.bulk_create(
+        AccessCode(
+            reservation=reservation,
+            lock=door.lock,
+            name=f"R{reservation.pk} {door.lock.name}",
+            starts_at=datetime.combine(reservation.arrival, time(22), tzinfo=UTC),
+            ends_at=datetime.combine(reservation.departure, time(18), tzinfo=UTC),
+            timezone=unit.site.timezone,
+            status=AccessCode.Status.SET,
+            code="123456",
+            seam_access_code_id=f"past-{reservation.pk}-{door.lock_id}",
+            ledger_reason=AccessCode.LedgerReason.CANCELLED if reservation.cancelled_at else "",
+            ledger_at=reservation.cancelled_at,
+            acknowledged_at=reservation.cancelled_at,
+        )
+        for reservation in reservations
+        for door in doors
+    )
+
+
 def run_due(client: SeamClient) -> list[tuple[int, str]]:
     """One beat of the sweeper, its work run at once as the workers would; returns the work."""
     work = access_codes_due(now=timezone.now())
