@@ -11,8 +11,12 @@ and workers (an Oracode code can never be deleted, so a second one would stay on
    refused the request (4xx), or the request never reached Seam.
 4. The unique constraint on ``seam_access_code_id`` backs this up.
 
-Celery's hard time limit on the task (``CELERY_TASK_TIME_LIMIT``) is shorter than the lease,
-so a call never outlives the claim it was made under.
+A create call never outlives the claim it was made under: ``create_slot_reserve`` sends it
+only while the lease has longer to run than the client's timeout (``SEAM_TIMEOUT_SECONDS``,
+which bounds every wait for Seam) plus a margin. That holds in every Celery pool; the prefork
+pool's hard time limit on the task, shorter than the lease, is a second bound (the threads
+pool, which production runs for many calls in flight, has no time limits; see
+docs/scaling.md).
 """
 
 import logging

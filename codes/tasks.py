@@ -11,8 +11,9 @@ from codes.creating import CLAIM_LEASE, access_code_create
 from codes.emails import code_email_send_task, code_emails_fail_stale, code_emails_requeue_lost  # noqa: F401
 from codes.rate_limit import seam_create_calls_prune
 
-# The exactly-once argument assumes a create call never outlives the claim it was made under:
-# past this, the prefork pool kills the task, well inside the claim's lease.
+# A create call never outlives the claim it was made under (see codes.creating): besides the
+# lease check before the call, the prefork pool kills the task past this, well inside the lease.
+# The threads pool enforces no time limit; there the lease check and the client's timeout do.
 CREATE_TIME_LIMIT_SECONDS = (CLAIM_LEASE - timedelta(seconds=15)).total_seconds()
 
 

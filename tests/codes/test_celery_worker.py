@@ -79,6 +79,32 @@ def test_a_reservation_gets_its_code_from_a_worker_and_followed_until_set(start_
     assert kinds[-1] == Kind.SET
 
 
+def test_a_threads_pool_worker_creates_codes_side_by_side_each_once(start_celery_worker, start_seam_simulator):
+    """Production's pool: many Seam calls in flight in one process. With one thread per two
+    doors and each call taking 200 ms, the worker must keep fetching tasks as its threads
+    finish (config.celery.ThreadsPoolTick): without the tick it fetched the next two tasks only
+    when its event loop next woke, up to 10 s later, and twelve codes took a minute."""
+    sim = start_seam_simulator(mode="quick", bench_doors=12, latency=timedelta(milliseconds=200))
+    locks_sync(client=SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=5.0))
+    worker = start_celery_worker(
+        seam_endpoint=sim.url, seam_api_key=SIMULATOR_API_KEY, pool="threads", concurrency=2, SEAM_TIMEOUT_SECONDS="5"
+    )
+    doors = [Lock.objects.get(seam_device_id=demo.bench_device_id(n)) for n in range(1, 13)]
+    arrival = timezone.localdate() + timedelta(days=30)
+    codes = [book(door, arrival=arrival, guest_name=f"Guest {n}") for n, door in enumerate(doors)]
+
+    def all_created() -> bool:
+        rows = AccessCode.objects.filter(pk__in=[code.pk for code in codes])
+        return rows.filter(status__in=[Status.WAITING, Status.SET]).count() == len(codes)
+
+    wait_for(all_created, timeout=20)
+
+    assert worker.poll() is None
+    for door, code in zip(doors, codes, strict=True):
+        assert sim.create_calls[door.seam_device_id] == 1
+        assert len([c for c in sim.access_codes(door.seam_device_id) if c["name"] == code.name]) == 1
+
+
 def test_a_worker_killed_mid_create_is_replaced_and_the_code_adopted(start_celery_worker, seam_simulator):
     sim = seam_simulator
     # Seam stores the code and never answers: the worker hangs inside the create call.
