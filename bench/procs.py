@@ -27,6 +27,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot, over all its CPUs."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    # user, nice, system, idle, iowait, irq, softirq, steal: busy is all but idle and iowait.
+    busy = sum(int(value) for index, value in enumerate(fields[:8]) if index not in (3, 4))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until(condition: Callable[[], bool], *, timeout: float, every: float = 0.2, what: str = "") -> None:
     """Poll ``condition`` until true; raises TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -51,6 +59,20 @@ class Process:
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) used so far by the processes of its group still running."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # After the command: state, ppid, pgrp, ... utime (12th), stime (13th).
+            if int(fields[2]) == self.popen.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -91,18 +113,28 @@ def start_gunicorn(*, env: dict[str, str], log_dir: Path, port: int, workers: in
     return process
 
 
-def start_worker(*, env: dict[str, str], log_dir: Path, concurrency: int, name: str = "worker") -> Process:
-    command = [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency", str(concurrency)]
-    command += ["--prefetch-multiplier", "1", "-n", f"{name}@bench", "-l", "INFO"]
+def start_worker(
+    *,
+    env: dict[str, str],
+    log_dir: Path,
+    concurrency: int,
+    name: str = "worker",
+    pool: str = "prefork",
+    host: str = "bench",
+) -> Process:
+    """A Celery worker named ``name@host`` (two of them on one machine stand for two hosts)."""
+    command = [PYTHON, "-m", "celery", "-A", "config", "worker", "--pool", pool, "--concurrency", str(concurrency)]
+    command += ["--prefetch-multiplier", "1", "-n", f"{name}@{host}", "-l", "INFO"]
     command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     process = Process(name, command, env=env, log_dir=log_dir)
     wait_until(lambda: " ready." in process.log_text(), timeout=40, what="the Celery worker")
     return process
 
 
-def start_beat(*, env: dict[str, str], log_dir: Path, schedule: Path) -> Process:
+def start_beat(*, env: dict[str, str], log_dir: Path, schedule: Path, name: str = "beat") -> Process:
+    """Celery beat with a schedule file of its own (each host's beat keeps its own)."""
     command = [PYTHON, "-m", "celery", "-A", "config", "beat", "-s", str(schedule), "-l", "WARNING"]
-    return Process("beat", command, env=env, log_dir=log_dir)
+    return Process(name, command, env=env, log_dir=log_dir)
 
 
 def _answers(url: str, headers: dict[str, str] | None = None) -> bool:

@@ -36,6 +36,19 @@ BENCH_DB = "oracode_bench"
 API_KEY = "seam_bench_key"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"oracode-benchmark-webhook-secret").decode()
 SECRET_KEY = "bench-only-secret-key-" + "k" * 40
+# Every scenario, in the order run (see docs/benchmarks.md and docs/scaling.md).
+SCENARIOS = (
+    "pages",
+    "dashboard",
+    "scale_pages",
+    "backfill",
+    "calls",
+    "drill",
+    "scale_backfill",
+    "hosts",
+    "feeds",
+    "sweeper",
+)
 
 
 def database_urls() -> tuple[str, str]:
@@ -72,9 +85,7 @@ def drop_database(admin_url: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmarks and fault drills")
-    parser.add_argument(
-        "--only", default="pages,dashboard,backfill,calls,drill,sweeper", help="comma-separated subset"
-    )
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated subset")
     parser.add_argument("--keep-database", action="store_true", help="leave oracode_bench for a look afterwards")
     options = parser.parse_args()
     wanted = {name.strip() for name in options.only.split(",") if name.strip()}
@@ -113,14 +124,16 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench import scenarios
+    from bench import scale, scale_feeds, scale_pages, scenarios
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)
     web_port = procs.free_port()
     # The sweeper reads the database only: no web server when it runs alone.
     gunicorn = procs.start_gunicorn(env=env, log_dir=logs, port=web_port, workers=3) if wanted - {"sweeper"} else None
-    context = scenarios.Context(env=env, logs=logs, web_url=f"http://127.0.0.1:{web_port}", api_key=API_KEY)
+    context = scenarios.Context(
+        env=env, logs=logs, web_url=f"http://127.0.0.1:{web_port}", api_key=API_KEY, web=gunicorn
+    )
     report: dict[str, Any] = {
         "command": "make bench",
         "machine": machine(),
@@ -135,15 +148,23 @@ def main() -> int:
             # Without locust there are no latencies under load to hold to their goal.
             if "dashboard" in wanted:
                 report["dashboard"] = dashboard
+        if "scale_pages" in wanted:
+            report.setdefault("scale", {})["pages"] = scale_pages.pages(context)
         if "backfill" in wanted:
             report["backfill"] = scenarios.backfill(context)
         if "calls" in wanted:
             report["calls_per_code"] = scenarios.calls_per_code(context)
         if "drill" in wanted:
             report["drill"] = scenarios.drill(context)
+        if "scale_backfill" in wanted:
+            report.setdefault("scale", {})["backfill"] = scale.backfill(context)
+        if "hosts" in wanted:
+            report.setdefault("scale", {})["hosts"] = scale.backfill(context, hosts=2, threads=32, name="scale-hosts")
+        if "feeds" in wanted:
+            report.setdefault("scale", {})["feeds"] = scale_feeds.feeds(context)
         # Last: it empties the codes table the others measured.
         if "sweeper" in wanted:
-            report["scale"] = {"sweeper": scenarios.sweeper(context)}
+            report.setdefault("scale", {})["sweeper"] = scenarios.sweeper(context)
     finally:
         if gunicorn is not None:
             gunicorn.stop()

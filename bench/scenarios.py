@@ -24,6 +24,7 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -44,7 +45,7 @@ CAP = 10
 SCALED_WINDOW = 12.0
 # Our margin on that window, scaled like the window (a second on Seam's real minute).
 SCALED_MARGIN = 0.2
-SIM_DOORS = 100
+SIM_DOORS = 460
 WORKER_CONCURRENCY = 4
 
 GOALS = {
@@ -62,6 +63,20 @@ GOALS = {
     "pages.list_page_queries": ("<=", 12),
     "pages.dashboard_ms": ("<=", 600.0),
     "pages.offer_windows_us": ("<=", 2000.0),
+    "scale.pages.throughput_ratio_min": (">=", 0.9),
+    "scale.pages.queries_constant": ("==", True),
+    "scale.pages.failures": ("<=", 0),
+    "scale.backfill.cap_fraction_min": (">=", 0.9),
+    "scale.backfill.rate_limited": ("<=", 0),
+    "scale.backfill.duplicates": ("<=", 0),
+    "scale.backfill.lost": ("<=", 0),
+    "scale.hosts.cap_fraction_min": (">=", 0.9),
+    "scale.hosts.rate_limited": ("<=", 0),
+    "scale.hosts.duplicates": ("<=", 0),
+    "scale.hosts.lost": ("<=", 0),
+    "scale.feeds.conditional_share": ("==", 1.0),
+    "scale.feeds.requests_per_feed": ("==", 1.0),
+    "scale.feeds.writes": ("==", 0),
     "scale.sweeper.ratio": (">=", 0.9),
 }
 
@@ -72,6 +87,7 @@ class Context:
     logs: Path
     web_url: str
     api_key: str
+    web: procs.Process | None = None
     next_door: int = 1
     synced: bool = False
     started: list[procs.Process] = field(default_factory=list)
@@ -93,17 +109,38 @@ class Stack:
     worker_env: dict[str, str]
     context: Context
     name: str
+    simulator: procs.Process
     worker: procs.Process | None = None
     beat: procs.Process | None = None
+    # More hosts: a worker and a beat each, beyond the first (``start(hosts=…)``).
+    others: list[procs.Process] = field(default_factory=list)
 
-    def start(self) -> None:
-        """Start the Celery worker and beat: the queued work begins."""
+    def start(self, *, pool: str = "prefork", concurrency: int = WORKER_CONCURRENCY, hosts: int = 1) -> None:
+        """Start a Celery worker and a beat on each of ``hosts`` stand-in hosts (their own node
+        name and beat schedule file): the queued work begins."""
         logs = self.context.logs
-        self.worker = procs.start_worker(
-            env=self.worker_env, log_dir=logs, concurrency=WORKER_CONCURRENCY, name=f"worker-{self.name}"
-        )
-        schedule = Path(self.worker_env["VAR_DIR"]) / f"beat-{self.name}"
-        self.beat = procs.start_beat(env=self.worker_env, log_dir=logs, schedule=schedule)
+        for host in range(hosts):
+            suffix = f"-{host + 1}" if hosts > 1 else ""
+            worker = procs.start_worker(
+                env=self.worker_env,
+                log_dir=logs,
+                concurrency=concurrency,
+                name=f"worker-{self.name}{suffix}",
+                pool=pool,
+                host=f"host{host + 1}" if hosts > 1 else "bench",
+            )
+            name = f"beat-{self.name}{suffix}"
+            schedule = Path(self.worker_env["VAR_DIR"]) / name
+            beat = procs.start_beat(env=self.worker_env, log_dir=logs, schedule=schedule, name=name)
+            if host == 0:
+                self.worker, self.beat = worker, beat
+            else:
+                self.others += [worker, beat]
+
+    def workers(self) -> list[procs.Process]:
+        """The Celery workers started, one per host."""
+        started = [self.worker, *self.others]
+        return [process for process in started if process is not None and process.name.startswith("worker")]
 
     def state(self) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.context.api_key}"}
@@ -128,13 +165,20 @@ class Stack:
 
 @contextmanager
 def stack(
-    context: Context, *, name: str, webhooks: bool, sim_args: list[str], worker_env: dict[str, str]
+    context: Context,
+    *,
+    name: str,
+    webhooks: bool,
+    sim_args: list[str],
+    worker_env: dict[str, str],
+    window: float = SCALED_WINDOW,
 ) -> Iterator[Stack]:
-    """A simulator for one run, on an emptied Redis db; ``start()`` adds a Celery worker and beat."""
+    """A simulator for one run, on an emptied Redis db, counting Seam's per-door cap over
+    ``window`` seconds; ``start()`` adds a Celery worker and beat."""
     redis.Redis.from_url(context.env["REDIS_URL"]).flushdb()
     port = procs.free_port()
     args = ["--mode", "quick", "--bench-doors", str(SIM_DOORS), *sim_args]
-    args += ["--rate-limit", str(CAP), "--rate-limit-window", str(SCALED_WINDOW)]
+    args += ["--rate-limit", str(CAP), "--rate-limit-window", str(window)]
     if webhooks:
         args += ["--webhook-url", f"{context.web_url}/seam/webhook/", "--webhook-secret", webhook_secret()]
     sim = procs.start_simulator(
@@ -147,17 +191,17 @@ def stack(
     env = {
         **context.env,
         "SEAM_ENDPOINT": sim_url,
-        "SEAM_CREATE_WINDOW_SECONDS": str(SCALED_WINDOW),
+        "SEAM_CREATE_WINDOW_SECONDS": str(window),
         "SEAM_CREATE_MARGIN_SECONDS": str(SCALED_MARGIN),
         "CODES_SWEEP_INTERVAL_SECONDS": "2",
         "LOG_LEVEL": "INFO",
         **worker_env,
     }
-    run = Stack(sim_url=sim_url, worker_env=env, context=context, name=name)
+    run = Stack(sim_url=sim_url, worker_env=env, context=context, name=name, simulator=sim)
     try:
         yield run
     finally:
-        for process in (run.beat, run.worker):
+        for process in (run.beat, run.worker, *run.others):
             if process is not None:
                 process.stop()
         sim.stop()
@@ -195,17 +239,21 @@ def book(locks: list[Lock], per_door: int, *, first_arrival: date) -> list[int]:
 
 
 def statuses(ids: list[int]) -> Counter[str]:
-    return Counter(AccessCode.objects.filter(pk__in=ids).values_list("status", flat=True))
+    """How many of the codes ``ids`` are in each status (counted by the database: the bench
+    asks often, on the machine it measures)."""
+    rows = AccessCode.objects.filter(pk__in=ids).order_by().values("status").annotate(n=Count("pk"))
+    return Counter({row["status"]: row["n"] for row in rows})
 
 
-def wait_all(ids: list[int], done: set[str], *, timeout: float) -> float | None:
-    """Seconds until every code is in ``done``; None when ``timeout`` passes first."""
+def wait_all(ids: list[int], done: set[str], *, timeout: float, every: float = 0.25) -> float | None:
+    """Seconds until every code is in ``done``, asked every ``every`` seconds; None when
+    ``timeout`` passes first."""
     began = time.monotonic()
     while time.monotonic() - began < timeout:
         counts = statuses(ids)
         if sum(counts[s] for s in done) == len(ids):
             return time.monotonic() - began
-        time.sleep(0.25)
+        time.sleep(every)
     return None
 
 
@@ -345,10 +393,12 @@ def dashboard(context: Context, *, locust: bool = True) -> tuple[dict[str, Any],
         rows = size
         point: dict[str, Any] = {"reservations": size}
         for page, path in pages.items():
-            point[f"{page}_queries"] = _queries(client, path)
+            point[f"{page}_queries"] = page_queries(client, path)
             if locust:
                 print(f"dashboard: {size} reservations, {page} under 20 clients", flush=True)
-                point.update({f"{page}_{k}": v for k, v in _locust(context, path, session, f"{page}-{size}").items()})
+                point.update(
+                    {f"{page}_{k}": v for k, v in locust_run(context, path, session, f"{page}-{size}").items()}
+                )
         points.append(point)
 
     from codes.windows import offer_windows as windows
@@ -423,7 +473,7 @@ def _fill(site: Site, locks: list[Lock], start: int, end: int) -> None:
         cursor.execute("ANALYZE")
 
 
-def _queries(client: Client, path: str) -> int:
+def page_queries(client: Client, path: str) -> int:
     client.get(path)
     connection.queries_log.clear()
     with CaptureQueriesContext(connection) as queries:
@@ -433,14 +483,17 @@ def _queries(client: Client, path: str) -> int:
 
 
 def _timed(client: Client, path: str, runs: int = 10) -> tuple[float, int]:
-    queries = _queries(client, path)
+    queries = page_queries(client, path)
     began = time.perf_counter()
     for _ in range(runs):
         assert client.get(path).status_code == 200
     return (time.perf_counter() - began) / runs * 1000, queries
 
 
-def _locust(context: Context, path: str, session: str, name: str, seconds: int = 8) -> dict[str, float]:
+def locust_run(context: Context, path: str, session: str, name: str, seconds: int = 8) -> dict[str, Any]:
+    """``path`` under 20 locust users for ``seconds``: latency percentiles, requests a second
+    (with 2 decimals: a slow page's rate is a fraction), requests and failures. A page too slow
+    to answer once in the time counts 0 requests a second, its latency None."""
     prefix = context.logs / f"locust-{name}"
     command = [str(procs.BIN / "locust"), "-f", str(procs.ROOT / "bench" / "locustfile.py"), "--headless"]
     command += ["-u", "20", "-r", "20", "-t", f"{seconds}s", "--host", context.web_url, "--csv", str(prefix)]
@@ -449,11 +502,13 @@ def _locust(context: Context, path: str, session: str, name: str, seconds: int =
     with (context.logs / "locust.log").open("a") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=seconds + 60, check=False)  # noqa: S603
     with Path(f"{prefix}_stats.csv").open(newline="") as stats:
-        row = next(r for r in csv.DictReader(stats) if r["Name"] == path)
+        row = next((r for r in csv.DictReader(stats) if r["Name"] == path), None)
+    if row is None or not int(row["Request Count"]):
+        return {"p50_ms": None, "p95_ms": None, "rps": 0.0, "requests": 0, "failures": 0}
     return {
         "p50_ms": float(row["50%"]),
         "p95_ms": float(row["95%"]),
-        "rps": round(float(row["Requests/s"]), 1),
+        "rps": round(float(row["Requests/s"]), 2),
         "requests": int(row["Request Count"]),
         "failures": int(row["Failure Count"]),
     }
@@ -752,7 +807,8 @@ def table(report: dict[str, Any]) -> str:
 def plot(report: dict[str, Any], out: Path) -> None:
     points = report.get("dashboard", {}).get("points", [])
     series = report.get("backfill", {}).get("codes_per_minute_series", [])
-    if not points and not series:
+    scale = report.get("scale", {})
+    if not points and not series and not scale:
         return
     import matplotlib
 
@@ -789,3 +845,44 @@ def plot(report: dict[str, Any], out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / "backfill_rate.png", dpi=110)
         plt.close(fig)
+    if scale.get("pages"):
+        _plot_scale_pages(plt, scale["pages"], out / "scale_pages.png")
+    runs = [scale[key] for key in ("backfill", "hosts") if scale.get(key, {}).get("creates_per_second_series")]
+    if runs:
+        _plot_scale_backfill(plt, runs, out / "scale_backfill.png")
+
+
+def _plot_scale_pages(plt: Any, pages: dict[str, Any], path: Path) -> None:
+    """Throughput of each page against the stays in the database (log scale)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sizes = [point["reservations"] for point in pages["points"]]
+    for page in pages["throughput_ratio"]:
+        ax.plot(sizes, [point[f"{page}_rps"] for point in pages["points"]], marker="o", label=page)
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{size:,}" for size in sizes])
+    ax.set_xlabel(f"reservations ({pages['doors']:,} doors, {pages['sites']} sites)")
+    ax.set_ylabel(f"requests per second ({pages['clients']} clients)")
+    ax.set_title("Throughput against data size")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_scale_backfill(plt: Any, runs: list[dict[str, Any]], path: Path) -> None:
+    """Creates per second during the backfills at Seam's latency, against the doors' cap."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run in runs:
+        series = run["creates_per_second_series"]
+        label = f"{run['doors']} doors, {run['hosts']} host(s) x {run['threads_per_host']} threads"
+        line = ax.plot([s[0] for s in series], [s[1] for s in series], drawstyle="steps-post", label=label)
+        ax.axhline(run["cap_creates_per_second"], color=line[0].get_color(), linestyle="--", linewidth=0.8)
+    ax.set_xlabel("seconds since the first create")
+    ax.set_ylabel("creates per second (5 s bins)")
+    ax.set_title(f"Backfill at {runs[0]['latency_ms']} ms a call; dashed: Seam's cap over the doors")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
