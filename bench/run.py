@@ -2,13 +2,17 @@
 
 PostgreSQL (a database of its own, created and dropped here), Redis (a db number of its own),
 gunicorn, a Celery worker and beat, and the Seam simulator as its own process, all on
-127.0.0.1 and free ports. Five measurements (see docs/benchmarks.md):
+127.0.0.1 and free ports. The measurements (see docs/benchmarks.md and docs/scaling.md):
 
 1. backfill: creates per door against Seam's per-door cap, scaled down in time;
 2. calls_per_code: Seam API calls per code, with webhooks and with polling only;
 3. dashboard: the reservation list and the dashboard under 20 concurrent clients (locust);
 4. drill: faults at the simulator and a worker killed mid-run;
-5. sweeper: the beat's sweep among 10k and among 1M codes (``scale.sweeper`` in the report).
+5. scale_pages: six pages over a chain of 1,000 doors at 1k, 10k and 100k stays (``scale.pages``);
+6. scale_backfill and hosts: 200 doors x 20 codes at Seam's latency and real window, on one
+   threads-pool worker and on two "hosts" (``scale.backfill``, ``scale.hosts``);
+7. feeds: 1,000 unchanged calendar feeds synced (``scale.feeds``);
+8. sweeper: the beat's sweep among 10k and among 1M codes (``scale.sweeper``).
 
 Prints a table, writes ``var/bench/report.json`` and PNG plots next to it, and exits non-zero
 when a goal is missed. ``python bench/run.py --only backfill,drill`` runs a subset.
@@ -130,7 +134,9 @@ def main() -> int:
     call_command("collectstatic", "--noinput", verbosity=0)
     web_port = procs.free_port()
     # The sweeper reads the database only: no web server when it runs alone.
-    gunicorn = procs.start_gunicorn(env=env, log_dir=logs, port=web_port, workers=3) if wanted - {"sweeper"} else None
+    gunicorn = None
+    if wanted - {"sweeper"}:
+        gunicorn = procs.start_gunicorn(env=env, log_dir=logs, port=web_port, workers=scenarios.GUNICORN_WORKERS)
     context = scenarios.Context(
         env=env, logs=logs, web_url=f"http://127.0.0.1:{web_port}", api_key=API_KEY, web=gunicorn
     )
@@ -179,7 +185,7 @@ def main() -> int:
     (OUT / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     scenarios.plot(report, OUT)
     print(scenarios.table(report))
-    print(f"\nReport: {OUT / 'report.json'}; plots: {OUT / 'dashboard_latency.png'}, {OUT / 'backfill_rate.png'}")
+    print(f"\nReport: {OUT / 'report.json'}; plots: {', '.join(str(path) for path in sorted(OUT.glob('*.png')))}")
     if missed:
         print("MISSED: " + "; ".join(missed))
         return 1
