@@ -13,7 +13,6 @@ one INSERT ... SELECT per table, so 100,000 stays and 200,000 codes take seconds
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -164,7 +163,3 @@ def _insert_codes(*, after: int, history: bool) -> None:
             f"JOIN {UnitDoor._meta.db_table} d ON d.unit_id = r.unit_id",
             {"after": after},
         )
-
-
-def local_today(site: Site) -> date:
-    return datetime.now(ZoneInfo(site.timezone)).date()

@@ -15,7 +15,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bench import procs
-from bench.scenarios import CAP, Context, Stack, Status, book, parse_instant, stack, statuses, wait_all
+from bench.scenarios import (
+    CAP,
+    Context,
+    Stack,
+    Status,
+    book,
+    parse_instant,
+    span_fractions,
+    stack,
+    statuses,
+    wait_all,
+)
 from codes.models import AccessCode
 
 WINDOW = 60.0
@@ -129,19 +140,6 @@ def cap_fractions(created: dict[str, list[datetime]], *, window: float) -> dict[
         gaps = [(times[k] - times[k - CAP]).total_seconds() for k in range(CAP, len(times))]
         if gaps and min(gaps) > 0:
             fractions[device] = len(gaps) * window / sum(gaps)
-    return fractions
-
-
-def span_fractions(created: dict[str, list[datetime]], *, window: float) -> dict[str, float]:
-    """Per door: its creates after the first ``CAP`` per second from its first create to its
-    last, against the cap's rate (``backfill.cap_fraction``'s measure). Below the rolling
-    measure when the door's first ``CAP`` creates were spread out by the others' queue."""
-    fractions = {}
-    for device, times in created.items():
-        times = sorted(times)
-        span = (times[-1] - times[0]).total_seconds()
-        if len(times) > CAP and span > 0:
-            fractions[device] = (len(times) - CAP) / span / (CAP / window)
     return fractions
 
 

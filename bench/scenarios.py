@@ -264,6 +264,19 @@ def parse_instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def span_fractions(created: dict[str, list[datetime]], *, window: float) -> dict[str, float]:
+    """Per door with more codes than one window's cap: its creates after the first window's
+    burst, per second from its first create to its last, against the cap's rate (1.0 is
+    Seam's limit). Sorts each door's times in place."""
+    fractions = {}
+    for device, times in created.items():
+        times.sort()
+        span = (times[-1] - times[0]).total_seconds()
+        if len(times) > CAP and span > 0:
+            fractions[device] = (len(times) - CAP) / span / (CAP / window)
+    return fractions
+
+
 # 1. Backfill
 
 
@@ -286,13 +299,7 @@ def backfill(context: Context, *, doors: int = 10, per_door: int = 50) -> dict[s
     for code in state["access_codes"]:
         if code["device_id"] in device_ids:
             created[code["device_id"]].append(parse_instant(code["created_at"]))
-    fractions = []
-    for times in created.values():
-        times.sort()
-        span = (times[-1] - times[0]).total_seconds()
-        if len(times) > CAP and span > 0:
-            # After the first window's burst, creates per second against the cap's rate.
-            fractions.append((len(times) - CAP) / span / (CAP / SCALED_WINDOW))
+    fractions = list(span_fractions(created, window=SCALED_WINDOW).values())
     everything = sorted(t for times in created.values() for t in times)
     start = everything[0] if everything else datetime.now(UTC)
     offsets = [(t - start).total_seconds() for t in everything]

@@ -33,7 +33,7 @@ from feeds.selectors import feeds_for_user, feeds_in_trouble_for_user, held_rese
 from feeds.sync import last_checked
 from front.forms import FeedForm, ReservationFilterForm, SiteFilterForm
 from locks.models import Lock
-from properties.models import Unit
+from properties.models import Site, Unit
 from properties.selectors import sites_for_user, units_for_user
 
 UPCOMING_DAYS = 14
@@ -96,6 +96,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "front/home.html", {"sections": sections})
 
 
+def _site_asked(request: HttpRequest) -> tuple[SiteFilterForm, Site | None]:
+    """A list's site filter from the query string, and the site it names (None: all the
+    person's sites, also when the value is not one of theirs)."""
+    form = SiteFilterForm(request.GET or None, user=request.user)
+    return form, form.cleaned_data["site"] if form.is_valid() else None
+
+
 def _query_without_page(request: HttpRequest) -> str:
     """The page's query string without its page number, for the links to other pages."""
     query = request.GET.copy()
@@ -138,8 +145,7 @@ def reservation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def door_list(request: HttpRequest) -> HttpResponse:
     """The doors of the person's sites (or of one of them), a page at a time, each with its
     live codes against its capacity and its time slots."""
-    form = SiteFilterForm(request.GET or None, user=request.user)
-    site = form.cleaned_data["site"] if form.is_valid() else None
+    form, site = _site_asked(request)
     locks = locks_for_user(user=request.user)
     page = Paginator(locks if site is None else locks.filter(site=site), DOORS_PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -164,8 +170,7 @@ def door_codes(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def ledger(request: HttpRequest) -> HttpResponse:
     """Live codes of cancelled, shortened or moved stays, per door, until acknowledged and expired."""
-    form = SiteFilterForm(request.GET or None, user=request.user)
-    site = form.cleaned_data["site"] if form.is_valid() else None
+    form, site = _site_asked(request)
     codes = ledger_codes_for_user(user=request.user, site=site)
     number = page_asked(request.GET.get("page"))
     page = CountedPaginator(codes, LEDGER_PAGE_SIZE, number=number).get_page(number)
@@ -185,8 +190,7 @@ def ledger(request: HttpRequest) -> HttpResponse:
 def unit_list(request: HttpRequest) -> HttpResponse:
     """The units of the person's sites (or of one of them), a page at a time, each with its doors
     in walking order and its feeds."""
-    form = SiteFilterForm(request.GET or None, user=request.user)
-    site = form.cleaned_data["site"] if form.is_valid() else None
+    form, site = _site_asked(request)
     units = units_for_user(user=request.user)
     page = Paginator(units if site is None else units.filter(site=site), UNITS_PAGE_SIZE).get_page(
         request.GET.get("page")
