@@ -248,7 +248,10 @@ def _wait_webhooks(codes: list[int], *, timeout: float) -> None:
 def _queued(url: str) -> int:
     """Messages waiting in the Celery queue or delivered and not yet acknowledged."""
     client = redis.Redis.from_url(url)
-    return int(client.llen("celery")) + int(client.hlen("unacked"))  # type: ignore[arg-type]
+    # One list per priority step; kombu names all but priority 0's after the queue.
+    lists = ["celery", *(f"celery\x06\x16{step}" for step in (3, 6, 9))]
+    waiting: int = sum(client.llen(name) for name in lists)  # type: ignore[misc]
+    return waiting + int(client.hlen("unacked"))  # type: ignore[arg-type]
 
 
 def _task_results(log: str) -> Counter[str]:

@@ -32,9 +32,9 @@ from codes.errors import Refused
 from codes.following import apply_seam_state, fail, retry_delay
 from codes.history import record
 from codes.models import AccessCode, AccessCodeEvent
-from codes.rate_limit import ClaimLost, create_slot_reserve
+from codes.rate_limit import CLAIM_LEASE, REQUEUE_COUNTDOWN_MAX, ClaimLost, create_slot_reserve
 from codes.windows import Window
-from config.queueing import enqueue_on_commit
+from config.queueing import AHEAD_PRIORITY, enqueue_on_commit
 from locks.models import Lock
 from locks.seam import SeamAccessCode, SeamClient, SeamError, SeamPermanentError, seam_client_from_settings
 from properties.models import Reservation
@@ -44,12 +44,6 @@ logger = logging.getLogger(__name__)
 Status = AccessCode.Status
 Kind = AccessCodeEvent.Kind
 
-# Longer than one create call can take (client timeout plus margin, see rate_limit.CALL_MARGIN).
-# A claim older than this belongs to a worker that died.
-CLAIM_LEASE = timedelta(seconds=120)
-# A code that finds its door's budget spent queues itself again with a countdown up to this
-# long; a longer wait is left to the sweep (which may queue it too: only one claim wins).
-REQUEUE_COUNTDOWN_MAX = timedelta(minutes=5)
 # Celery timers may fire a hair early; the task's claim needs the code due.
 REQUEUE_SLACK_SECONDS = 0.05
 
@@ -232,8 +226,12 @@ def _create_slot_booked(code: AccessCode) -> bool:
     if wait is None:
         return True
     if wait <= REQUEUE_COUNTDOWN_MAX:
+        # Ahead of the queue: the worker holds it until its turn (an ETA task) instead of
+        # reaching it only after a backlog queued before it, such as the rest of an import.
         countdown = wait.total_seconds() + REQUEUE_SLACK_SECONDS
-        transaction.on_commit(lambda: access_code_create_task.apply_async((code.pk,), countdown=countdown))
+        transaction.on_commit(
+            lambda: access_code_create_task.apply_async((code.pk,), countdown=countdown, priority=AHEAD_PRIORITY)
+        )
     return False
 
 

@@ -22,6 +22,15 @@ Status = AccessCode.Status
 
 # Time a create call needs beyond the client timeout (connection set-up, writing the answer).
 CALL_MARGIN = timedelta(seconds=15)
+# Longer than one create call can take (client timeout plus margin, see CALL_MARGIN). A claim
+# older than this belongs to a worker that died.
+CLAIM_LEASE = timedelta(seconds=120)
+# A code that finds its door's budget spent is queued again (codes.creating) with a countdown up
+# to this long; a longer wait is left to the sweep (which may queue it too: only one claim wins).
+REQUEUE_COUNTDOWN_MAX = timedelta(minutes=5)
+# How long past its turn such a code is left to that task before the sweep queues it as well
+# (the task was lost, or ran a hair early on a host whose clock is behind).
+REQUEUED_GRACE = timedelta(seconds=30)
 # The ledger only needs the last minute for the rate limit; a month stays for staff to read.
 CREATE_LEDGER_KEPT = timedelta(days=30)
 
@@ -78,11 +87,18 @@ def create_slot_reserve(code: AccessCode, now: datetime) -> timedelta | None:
 def _hand_back(code: AccessCode, now: datetime, wait: timedelta) -> timedelta:
     """Return a claimed code to pending, due in ``wait``; returns ``wait``.
 
+    A wait the caller queues a countdown task for (up to ``REQUEUE_COUNTDOWN_MAX``) marks the
+    row queued until ``REQUEUED_GRACE`` past its turn, as the sweep marks what it queues
+    (``codes.sweeping``): the sweep leaves the code to that task rather than queueing a second
+    one the moment it falls due, and queues it only should that task not have taken it by then.
     Raises ``ClaimLost`` when the code is no longer ours.
     """
+    queued_until = now + wait + REQUEUED_GRACE if wait <= REQUEUE_COUNTDOWN_MAX else None
     handed_back = AccessCode.objects.filter(
         pk=code.pk, status=Status.CREATING, claim_expires_at=code.claim_expires_at
-    ).update(status=Status.PENDING, claim_expires_at=None, next_check_at=now + wait, attempts=F("attempts") - 1)
+    ).update(
+        status=Status.PENDING, claim_expires_at=queued_until, next_check_at=now + wait, attempts=F("attempts") - 1
+    )
     if not handed_back:
         raise ClaimLost
     return wait

@@ -8,8 +8,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from codes.alerts import alert_code_not_set, staff_alerts_resolve
-from codes.creating import CLAIM_LEASE
 from codes.models import AccessCode, StaffAlert
+from codes.rate_limit import CLAIM_LEASE
 
 Status = AccessCode.Status
 Escalation = AccessCode.Escalation
@@ -24,7 +24,9 @@ def access_codes_due(*, now: datetime, limit: int | None = None) -> list[tuple[i
 
     Each due code is claimed for a lease by a conditional UPDATE on the values just read, so
     two sweepers (or one sweeping twice before the workers catch up) never queue it twice,
-    and a code whose task was lost is due again once the lease runs out. A waiting code is
+    and a code whose task was lost is due again once the lease runs out. A code handed back to
+    wait for its door's next slot carries the same mark until a grace past its turn, as it
+    queued its own task for then (``codes.rate_limit``). A waiting code is
     claimed by moving ``next_check_at`` past the lease; create work by ``claim_expires_at`` on
     the pending row, which the task's own claim ignores. A claim whose worker died is handed
     back as pending, ``create_sent`` kept, so the next attempt looks the code up first.

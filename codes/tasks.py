@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from codes import following, sending, sweeping
 from codes.alerts import staff_alert_email_task, staff_alerts_requeue_unsent  # noqa: F401 - registers the task
-from codes.creating import CLAIM_LEASE, access_code_create
+from codes.creating import access_code_create
 from codes.emails import code_email_send_task, code_emails_fail_stale, code_emails_requeue_lost  # noqa: F401
-from codes.rate_limit import seam_create_calls_prune
+from codes.rate_limit import CLAIM_LEASE, seam_create_calls_prune
 
 # A create call never outlives the claim it was made under (see codes.creating): besides the
 # lease check before the call, the prefork pool kills the task past this, well inside the lease.

@@ -21,6 +21,13 @@ from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
+# Redis hands out a queue's messages by priority, 0 first (kombu's steps 0, 3, 6 and 9; the
+# reverse of AMQP), oldest first within one. Every task goes out at CELERY_TASK_DEFAULT_PRIORITY
+# (3). A create handed back to wait for its door's next slot goes at this one, ahead of any
+# backlog (an import's thousands of creates, the webhooks' status checks): the worker receives it
+# at once and holds it until its turn. The filesystem broker ignores both.
+AHEAD_PRIORITY = 0
+
 
 @dataclass
 class QueueingOutcome:

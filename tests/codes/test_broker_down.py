@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from codes import emails, sweeping
-from codes.creating import CLAIM_LEASE
 from codes.models import AccessCode, CodeEmail
+from codes.rate_limit import CLAIM_LEASE
 from codes.tasks import access_codes_sweep_task
 from config.celery import app as celery_app
 from locks.models import Lock

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from codes import creating, tasks
-from codes.creating import CLAIM_LEASE, access_code_create
+from codes.creating import access_code_create
 from codes.following import (
     MAX_CHECK_INTERVAL,
     NEAR_START_CHECK_INTERVAL,
@@ -22,7 +22,7 @@ from codes.following import (
     next_check_time,
 )
 from codes.models import AccessCode, AccessCodeEvent, CodeEmail, SeamCreateCall, StaffAlert
-from codes.rate_limit import create_slot_reserve
+from codes.rate_limit import CLAIM_LEASE, create_slot_reserve
 from codes.sweeping import access_codes_due
 from locks.models import Lock
 from locks.seam import SeamAccessCode, SeamClient

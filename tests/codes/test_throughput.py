@@ -16,6 +16,7 @@ from codes import following, rate_limit, tasks
 from codes.creating import REQUEUE_SLACK_SECONDS, access_code_create
 from codes.models import AccessCode
 from codes.sweeping import access_codes_due
+from config.queueing import AHEAD_PRIORITY
 from locks.models import Lock
 from locks.seam import SeamAccessCode, SeamClient, SeamTransientError
 from locks.services import locks_sync
@@ -70,10 +71,12 @@ def room(seam_simulator: SimulatorServer) -> Lock:
 
 @pytest.fixture
 def self_queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float, datetime]]:
-    """The create tasks codes queue for themselves: (code id, countdown, when it runs)."""
+    """The create tasks codes queue for themselves: (code id, countdown, when it runs), each
+    sent ahead of the queue's backlog."""
     sent: list[tuple[int, float, datetime]] = []
 
-    def apply_async(args: tuple[int], countdown: float) -> None:
+    def apply_async(args: tuple[int], countdown: float, priority: int) -> None:
+        assert priority == AHEAD_PRIORITY
         sent.append((args[0], countdown, timezone.now() + timedelta(seconds=countdown)))
 
     monkeypatch.setattr(tasks.access_code_create_task, "apply_async", apply_async)
@@ -125,7 +128,7 @@ def test_codes_held_back_on_a_busy_door_take_turns_a_window_apart(clock, seam_si
     assert due_times(list(AccessCode.objects.all())) == [window] * 10 + [2 * window] * 5
 
 
-def test_a_held_code_queues_itself_for_its_turn_and_a_sweep_as_well_creates_once(
+def test_a_held_code_queues_itself_for_its_turn_and_the_sweep_queues_it_only_once_that_task_is_overdue(
     clock, seam_simulator, room, self_queued, django_capture_on_commit_callbacks
 ):
     client = CountingClient(seam_simulator)
@@ -139,7 +142,12 @@ def test_a_held_code_queues_itself_for_its_turn_and_a_sweep_as_well_creates_once
     countdown = rate_limit.create_window().total_seconds() + REQUEUE_SLACK_SECONDS
     assert [(pk, seconds) for pk, seconds, _ in self_queued] == [(held.pk, countdown)]
     clock.move_to(held.next_check_at + timedelta(seconds=countdown - rate_limit.create_window().total_seconds()))
-    # The fallback, should its task be lost: the sweeper queues it too, and one claim wins.
+    # Its own task is on its way: the sweep does not queue a second one as it falls due...
+    assert due_creates() == []
+    clock.move_to(held.next_check_at + rate_limit.REQUEUED_GRACE - timedelta(seconds=1))
+    assert due_creates() == []
+    # ...and queues it too once that task is overdue (lost, or early on a clock behind): one claim wins.
+    clock.move_to(held.next_check_at + rate_limit.REQUEUED_GRACE + timedelta(seconds=1))
     assert due_creates() == [held.pk]
 
     created = access_code_create(access_code_id=held.pk, client=client)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codes.creating import CLAIM_LEASE
+from codes.rate_limit import CLAIM_LEASE
 from codes.tasks import access_code_create_task
 
 ROOT = Path(__file__).resolve().parents[2]
