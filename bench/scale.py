@@ -117,6 +117,10 @@ def backfill(
         "cpu_seconds": cpu,
         "tasks_by_worker": {f"worker {n + 1}": log.count(" succeeded in ") for n, log in enumerate(logs)},
     }
+    done = list(result["tasks_by_worker"].values())
+    if hosts > 1 and sum(done):
+        # The share of the tasks the less busy worker ran: both took part, under one cap per door.
+        result["task_share_min"] = round(min(done) / sum(done), 3)
     if everything:
         start = everything[0]
         bins: Counter[int] = Counter(int((t - start).total_seconds() // 5) for t in everything)

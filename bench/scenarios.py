@@ -73,8 +73,10 @@ GOALS = {
     "scale.backfill.rate_limited": ("<=", 0),
     "scale.backfill.duplicates": ("<=", 0),
     "scale.backfill.lost": ("<=", 0),
-    "scale.hosts.cap_fraction_min": (">=", 0.9),
+    # Two hosts: never a double create, and the cap shared (held together: no 429; both work).
+    # Their cap fraction is reported, not a goal: see docs/scaling.md.
     "scale.hosts.rate_limited": ("<=", 0),
+    "scale.hosts.task_share_min": (">=", 0.25),
     "scale.hosts.duplicates": ("<=", 0),
     "scale.hosts.lost": ("<=", 0),
     "scale.feeds.conditional_share": ("==", 1.0),
@@ -812,6 +814,7 @@ def table(report: dict[str, Any]) -> str:
         ("scale.backfill.span_fraction", "the scaled backfill's measure, for comparison"),
         ("scale.backfill.first_window_creates_per_second", "creates/s while Seam allowed all"),
         ("scale.hosts.cap_fraction", "mean over the doors, two hosts"),
+        ("scale.hosts.cap_fraction_min", "lowest door, two hosts"),
         ("scale.feeds.seconds_unchanged_sync", "s to sync 1,000 unchanged feeds"),
         ("scale.sweeper.median_ms_small", "ms, the sweep's SELECT among 10k codes"),
         ("scale.sweeper.median_ms_large", "ms, the same among 1M codes"),
