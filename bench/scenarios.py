@@ -118,7 +118,8 @@ class Stack:
     worker: procs.Process | None = None
     beat: procs.Process | None = None
     # More hosts: a worker and a beat each, beyond the first (``start(hosts=…)``).
-    others: list[procs.Process] = field(default_factory=list)
+    more_workers: list[procs.Process] = field(default_factory=list)
+    more_beats: list[procs.Process] = field(default_factory=list)
 
     def start(self, *, pool: str = "prefork", concurrency: int = WORKER_CONCURRENCY, hosts: int = 1) -> None:
         """Start a Celery worker and a beat on each of ``hosts`` stand-in hosts (their own node
@@ -140,12 +141,12 @@ class Stack:
             if host == 0:
                 self.worker, self.beat = worker, beat
             else:
-                self.others += [worker, beat]
+                self.more_workers.append(worker)
+                self.more_beats.append(beat)
 
     def workers(self) -> list[procs.Process]:
         """The Celery workers started, one per host."""
-        started = [self.worker, *self.others]
-        return [process for process in started if process is not None and process.name.startswith("worker")]
+        return ([self.worker] if self.worker is not None else []) + self.more_workers
 
     def state(self) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.context.api_key}"}
@@ -206,7 +207,7 @@ def stack(
     try:
         yield run
     finally:
-        for process in (run.beat, run.worker, *run.others):
+        for process in (run.beat, *run.more_beats, run.worker, *run.more_workers):
             if process is not None:
                 process.stop()
         sim.stop()

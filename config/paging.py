@@ -11,7 +11,7 @@ whether there are more. A list shorter than a block gets its exact count, as bef
 import math
 from typing import TypeVar
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.utils.functional import cached_property
 
@@ -55,3 +55,10 @@ class CountedPaginator(Paginator[M]):
         counted = self.object_list.order_by()[: self.counted_to + 1].count()
         self.more = counted > self.counted_to
         return counted
+
+
+def counted_page(object_list: QuerySet[M], per_page: int, asked: object) -> Page[M]:
+    """The page ``asked`` for (a query string's value, read as ``page_asked`` reads it) of
+    ``object_list``, counted only as far as that page needs."""
+    number = page_asked(asked)
+    return CountedPaginator(object_list, per_page, number=number).get_page(number)

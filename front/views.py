@@ -2,9 +2,12 @@
 Everything shown is limited to the sites the person is on (the selectors see to it); the pages
 that change things are in :mod:`front.actions`."""
 
+from typing import TypeVar
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -27,7 +30,7 @@ from codes.selectors import (
     stays_needing_attention_for_user,
 )
 from codes.sending import email_plan
-from config.paging import CountedPaginator, page_asked
+from config.paging import counted_page
 from feeds.models import CalendarFeed
 from feeds.selectors import feeds_for_user, feeds_in_trouble_for_user, held_reservations
 from feeds.sync import last_checked
@@ -42,6 +45,8 @@ PAGE_SIZE = 25
 DOORS_PAGE_SIZE = 25
 UNITS_PAGE_SIZE = 50
 LEDGER_PAGE_SIZE = 50
+
+M = TypeVar("M", bound=Model)
 
 
 def _door_alerts(locks: list[Lock]) -> list[dict[str, object]]:
@@ -103,6 +108,11 @@ def _site_asked(request: HttpRequest) -> tuple[SiteFilterForm, Site | None]:
     return form, form.cleaned_data["site"] if form.is_valid() else None
 
 
+def _site_page(request: HttpRequest, rows: QuerySet[M], site: Site | None, per_page: int) -> Page[M]:
+    """The page asked for of ``rows``, only those of ``site`` when one was asked for."""
+    return Paginator(rows if site is None else rows.filter(site=site), per_page).get_page(request.GET.get("page"))
+
+
 def _query_without_page(request: HttpRequest) -> str:
     """The page's query string without its page number, for the links to other pages."""
     query = request.GET.copy()
@@ -125,8 +135,7 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
         search=filters.get("q") or "",
         sort=filters.get("sort") or ReservationSort.ARRIVAL_NEWEST,
     )
-    number = page_asked(request.GET.get("page"))
-    page = CountedPaginator(rows, PAGE_SIZE, number=number).get_page(number)
+    page = counted_page(rows, PAGE_SIZE, request.GET.get("page"))
     context = {"form": form, "page": page, "query": _query_without_page(request)}
     return render(request, "front/reservation_list.html", context)
 
@@ -146,10 +155,7 @@ def door_list(request: HttpRequest) -> HttpResponse:
     """The doors of the person's sites (or of one of them), a page at a time, each with its
     live codes against its capacity and its time slots."""
     form, site = _site_asked(request)
-    locks = locks_for_user(user=request.user)
-    page = Paginator(locks if site is None else locks.filter(site=site), DOORS_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = _site_page(request, locks_for_user(user=request.user), site, DOORS_PAGE_SIZE)
     rows = [(lock, capacity(lock, live=int(getattr(lock, "live_codes", 0)))) for lock in page]
     context = {"form": form, "page": page, "rows": rows, "query": _query_without_page(request)}
     return render(request, "front/door_list.html", context)
@@ -172,8 +178,7 @@ def ledger(request: HttpRequest) -> HttpResponse:
     """Live codes of cancelled, shortened or moved stays, per door, until acknowledged and expired."""
     form, site = _site_asked(request)
     codes = ledger_codes_for_user(user=request.user, site=site)
-    number = page_asked(request.GET.get("page"))
-    page = CountedPaginator(codes, LEDGER_PAGE_SIZE, number=number).get_page(number)
+    page = counted_page(codes, LEDGER_PAGE_SIZE, request.GET.get("page"))
     context = {
         "form": form,
         "page": page,
@@ -191,10 +196,7 @@ def unit_list(request: HttpRequest) -> HttpResponse:
     """The units of the person's sites (or of one of them), a page at a time, each with its doors
     in walking order and its feeds."""
     form, site = _site_asked(request)
-    units = units_for_user(user=request.user)
-    page = Paginator(units if site is None else units.filter(site=site), UNITS_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = _site_page(request, units_for_user(user=request.user), site, UNITS_PAGE_SIZE)
     feeds: dict[int, list[CalendarFeed]] = {}
     for feed in feeds_for_user(user=request.user).filter(unit__in=[unit.pk for unit in page]):
         feeds.setdefault(feed.unit_id, []).append(feed)
