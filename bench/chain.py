@@ -16,8 +16,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import DatabaseError, connection
+from django.db import connection
 
+from bench.scenarios import settle
 from codes.models import AccessCode
 from locks.models import Lock
 from properties.models import Reservation, Site, Unit, UnitDoor
@@ -87,14 +88,7 @@ def grow(chain: Chain, to: int, *, today: date | None = None) -> None:
     if to > chain.reservations:
         _insert(chain, first=chain.reservations, count=to - chain.reservations, today=today, history=True)
         chain.reservations = to
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-        # Write the grown tables out now, rather than by the checkpointer during the next
-        # size's measurements (it spreads a checkpoint's writes over minutes).
-        try:
-            cursor.execute("CHECKPOINT")
-        except DatabaseError as exc:  # needs a superuser or pg_checkpoint
-            print(f"scale pages: no CHECKPOINT after growing ({exc})", flush=True)
+    settle()
 
 
 def _insert(chain: Chain, *, first: int, count: int, today: date, history: bool) -> None:

@@ -105,10 +105,10 @@ def start_simulator(
     return process
 
 
-def start_gunicorn(*, env: dict[str, str], log_dir: Path, port: int, workers: int) -> Process:
+def start_gunicorn(*, env: dict[str, str], log_dir: Path, port: int, workers: int, name: str = "gunicorn") -> Process:
     command = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     command += ["--log-level", "warning"]
-    process = Process("gunicorn", command, env=env, log_dir=log_dir)
+    process = Process(name, command, env=env, log_dir=log_dir)
     wait_until(lambda: _answers(f"http://127.0.0.1:{port}/login/"), timeout=30, what="gunicorn")
     return process
 

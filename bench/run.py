@@ -8,7 +8,8 @@ gunicorn, a Celery worker and beat, and the Seam simulator as its own process, a
 2. calls_per_code: Seam API calls per code, with webhooks and with polling only;
 3. dashboard: the reservation list and the dashboard under 20 concurrent clients (locust);
 4. drill: faults at the simulator and a worker killed mid-run;
-5. scale_pages: six pages over a chain of 1,000 doors at 1k, 10k and 100k stays (``scale.pages``);
+5. scale_pages: six pages over a chain of 1,000 doors at 1k, 10k and 100k stays, each size its
+   own database and gunicorn, measured in turn (``scale.pages``);
 6. scale_backfill and hosts: 200 doors x 20 codes at Seam's latency and real window, on one
    threads-pool worker and on two "hosts" (``scale.backfill``, ``scale.hosts``);
 7. feeds: 1,000 unchanged calendar feeds synced (``scale.feeds``);
@@ -90,7 +91,9 @@ def drop_database(admin_url: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmarks and fault drills")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated subset")
-    parser.add_argument("--keep-database", action="store_true", help="leave oracode_bench for a look afterwards")
+    parser.add_argument(
+        "--keep-database", action="store_true", help="leave oracode_bench and the chain's databases for a look"
+    )
     options = parser.parse_args()
     wanted = {name.strip() for name in options.only.split(",") if name.strip()}
 
@@ -138,7 +141,12 @@ def main() -> int:
     if wanted - {"sweeper"}:
         gunicorn = procs.start_gunicorn(env=env, log_dir=logs, port=web_port, workers=scenarios.GUNICORN_WORKERS)
     context = scenarios.Context(
-        env=env, logs=logs, web_url=f"http://127.0.0.1:{web_port}", api_key=API_KEY, web=gunicorn
+        env=env,
+        logs=logs,
+        web_url=f"http://127.0.0.1:{web_port}",
+        api_key=API_KEY,
+        web=gunicorn,
+        keep_databases=options.keep_database,
     )
     report: dict[str, Any] = {
         "command": "make bench",

@@ -24,7 +24,7 @@ import redis
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -96,6 +96,8 @@ class Context:
     next_door: int = 1
     synced: bool = False
     started: list[procs.Process] = field(default_factory=list)
+    # --keep-database: the scenarios' own databases stay for a look afterwards too.
+    keep_databases: bool = False
 
     def doors(self, count: int) -> list[Lock]:
         """``count`` benchmark doors no earlier run has used (Lock rows synced from the simulator)."""
@@ -743,8 +745,18 @@ def _load_codes(*, lock: Lock, reservation: Reservation, rows: int, now: datetim
             {"now": now, "rows": rows, "template": template.pk},
         )
     template.delete()
+    settle(table)
+
+
+def settle(table: str = "") -> None:
+    """VACUUM ANALYZE ``table`` (or every table) and write what was just added out now, rather
+    than have the checkpointer write it (spread over minutes) during the next measurement."""
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {table}")
+        try:
+            cursor.execute("CHECKPOINT")
+        except DatabaseError as exc:  # needs a superuser or pg_checkpoint
+            print(f"no CHECKPOINT after loading ({exc})", flush=True)
 
 
 def _plan(explained: str) -> str:
@@ -835,8 +847,8 @@ def table(report: dict[str, Any]) -> str:
         for page, ratio in pages["throughput_ratio"].items():
             first, last = pages["points"][0], pages["points"][-1]
             lines.append(
-                f"  {page:17} {first[f'{page}_rps']:6.1f} -> {last[f'{page}_rps']:6.1f} req/s "
-                f"({ratio:.2f}x) from 1k to 100k stays, {pages['queries'][page][0]} queries"
+                f"  {page:17} {first[f'{page}_rps']:6.2f} -> {last[f'{page}_rps']:6.2f} req/s "
+                f"(median of rounds {ratio:.2f}x) from 1k to 100k stays, {pages['queries'][page][0]} queries"
             )
     sweeper = report.get("scale", {}).get("sweeper")
     if sweeper:
@@ -901,7 +913,7 @@ def _plot_scale_pages(plt: Any, pages: dict[str, Any], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{size:,}" for size in sizes])
     ax.set_xlabel(f"reservations ({pages['doors']:,} doors, {pages['sites']} sites)")
-    ax.set_ylabel(f"requests per second ({pages['clients']} clients)")
+    ax.set_ylabel(f"req/s ({pages['clients']} clients each, sizes side by side)")
     ax.set_title("Throughput against data size")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize="small", ncol=2)
