@@ -176,7 +176,6 @@ def main() -> int:
             report.setdefault("scale", {})["hosts"] = scale.backfill(context, hosts=2, threads=32, name="scale-hosts")
         if "feeds" in wanted:
             report.setdefault("scale", {})["feeds"] = scale_feeds.feeds(context)
-        # Last: it empties the codes table the others measured.
         if "sweeper" in wanted:
             report.setdefault("scale", {})["sweeper"] = scenarios.sweeper(context)
     finally:

@@ -27,7 +27,7 @@ from bench.scenarios import (
     statuses,
     wait_all,
 )
-from codes.models import AccessCode
+from codes.models import AccessCode, SeamCreateCall
 
 WINDOW = 60.0
 LATENCY_MS = 300
@@ -88,6 +88,19 @@ def backfill(
     lost = rows.exclude(status=Status.SET).count() + len(ours - set(names))
     everything = sorted(t for times in created.values() for t in times)
     first_burst = _first_burst_seconds(created)
+    ledger = SeamCreateCall.objects.filter(access_code_id__in=ids)
+    calls = ledger.values_list("lock_id", "access_code__name", "sent_at")
+    booked_at: dict[str, datetime] = {}
+    booked_by_door: dict[int, list[datetime]] = defaultdict(list)
+    for lock_id, code_name, sent_at in sorted(calls, key=lambda call: call[2]):
+        booked_at[code_name] = sent_at  # its last call: the one Seam took
+        booked_by_door[lock_id].append(sent_at)
+    # From the app booking a create (the ledger's row) to Seam applying it (after its latency).
+    lags = sorted(
+        (parse_instant(code["created_at"]) - booked_at[code["name"]]).total_seconds()
+        for code in at_seam
+        if code["name"] in booked_at
+    )
     result: dict[str, Any] = {
         "doors": doors,
         "codes_per_door": per_door,
@@ -104,6 +117,16 @@ def backfill(
         "doors_below_0_9": sum(1 for f in fractions.values() if f < 0.9),
         "span_fraction": round(statistics.mean(spans.values()), 3) if spans else 0.0,
         "rate_limited": sum(state["rate_limited"].values()),
+        # The app's own ledger, all hosts together: the most creates booked on one door within
+        # any one of Seam's windows (the cap, 10, if the hosts share it).
+        "booked_max_per_window": max((_most_in_window(times, WINDOW) for times in booked_by_door.values()), default=0),
+        # Seconds from booking a create to Seam applying it: the 1 s margin covers their spread.
+        "booking_to_seam_seconds": {
+            "min": round(lags[0], 3) if lags else None,
+            "p50": round(lags[len(lags) // 2], 3) if lags else None,
+            "p99": round(lags[int(len(lags) * 0.99)], 3) if lags else None,
+            "max": round(lags[-1], 3) if lags else None,
+        },
         "duplicates": duplicates,
         "lost": lost,
         "created_at_seam": len(everything),
@@ -145,6 +168,16 @@ def cap_fractions(created: dict[str, list[datetime]], *, window: float) -> dict[
         if gaps and min(gaps) > 0:
             fractions[device] = len(gaps) * window / sum(gaps)
     return fractions
+
+
+def _most_in_window(times: list[datetime], window: float) -> int:
+    """The most of ``times`` (sorted) within any ``window`` seconds."""
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while (at - times[first]).total_seconds() >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 def _first_burst_seconds(created: dict[str, list[datetime]]) -> float:

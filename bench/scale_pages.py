@@ -19,11 +19,8 @@ its rounds, and the page's ratio the median of the rounds' ratios.
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.core.management import call_command
@@ -31,7 +28,16 @@ from django.db import connections
 from django.test import Client
 
 from bench import chain, procs
-from bench.scenarios import GUNICORN_WORKERS, Context, page_queries
+from bench.scenarios import (
+    GUNICORN_WORKERS,
+    Context,
+    admin_sql,
+    bench_database,
+    database_url,
+    drop_databases,
+    on_database,
+    page_queries,
+)
 
 SIZES = (1_000, 10_000, 100_000)
 PAGES = {
@@ -55,15 +61,14 @@ ROUNDS = 3
 
 def pages(context: Context) -> dict[str, Any]:
     print(f"scale pages: a chain of {chain.SITES * chain.DOORS_PER_SITE} doors", flush=True)
-    base = urlsplit(context.env["DATABASE_URL"]).path.strip("/")
-    databases = {size: f"{base}_chain_{size}" for size in SIZES}
+    databases = {size: bench_database(context, f"chain_{size}") for size in SIZES}
     servers: dict[int, procs.Process] = {}
     try:
         session, queries = _build(context, databases)
         urls: dict[int, str] = {}
         for size, name in databases.items():
             port = procs.free_port()
-            env = {**context.env, "DATABASE_URL": _url(context, name)}
+            env = {**context.env, "DATABASE_URL": database_url(context, name)}
             servers[size] = procs.start_gunicorn(
                 env=env, log_dir=context.logs, port=port, workers=GUNICORN_WORKERS, name=f"gunicorn-chain-{size}"
             )
@@ -79,7 +84,7 @@ def pages(context: Context) -> dict[str, Any]:
         for server in servers.values():
             server.stop()
         if not context.keep_databases:
-            _drop(context, databases.values())
+            drop_databases(context, databases.values())
     points = [_point(size, queries[size], rounds) for size in SIZES]
     first = points[0]
     # Each round's ratio is of answers counted in the same seconds: the median of those.
@@ -120,10 +125,10 @@ def _build(context: Context, databases: dict[int, str]) -> tuple[str, dict[int, 
     smaller size's as it passes it: (a staff session valid in all of them, each size's queries
     per page, counted in-process)."""
     last = databases[SIZES[-1]]
-    _drop(context, databases.values())
-    _admin(context, f'CREATE DATABASE "{last}"')
+    drop_databases(context, databases.values())
+    admin_sql(context, f'CREATE DATABASE "{last}"')
     queries: dict[int, dict[str, int]] = {}
-    with _using(last):
+    with on_database(last):
         call_command("migrate", verbosity=0)
         built = chain.build()
         client = Client()
@@ -135,7 +140,7 @@ def _build(context: Context, databases: dict[int, str]) -> tuple[str, dict[int, 
             if size != SIZES[-1]:
                 # A template database takes no connections while it is copied: ours closes.
                 connections["default"].close()
-                _admin(context, f'CREATE DATABASE "{databases[size]}" TEMPLATE "{last}" STRATEGY FILE_COPY')
+                admin_sql(context, f'CREATE DATABASE "{databases[size]}" TEMPLATE "{last}" STRATEGY FILE_COPY')
     return session, queries
 
 
@@ -219,33 +224,3 @@ def side_by_side(urls: dict[int, str], path: str, session: str) -> dict[int, dic
             "seconds": round(seconds, 1),
         }
     return measured
-
-
-@contextmanager
-def _using(name: str) -> Iterator[None]:
-    """This process's default database is ``name`` (same server) inside the block."""
-    wrapper = connections["default"]
-    before = wrapper.settings_dict["NAME"]
-    wrapper.close()
-    wrapper.settings_dict["NAME"] = name
-    try:
-        yield
-    finally:
-        wrapper.close()
-        wrapper.settings_dict["NAME"] = before
-
-
-def _url(context: Context, name: str) -> str:
-    return urlunsplit(urlsplit(context.env["DATABASE_URL"])._replace(path=f"/{name}"))
-
-
-def _admin(context: Context, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_url(context, "postgres"), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def _drop(context: Context, names: Any) -> None:
-    for name in names:
-        _admin(context, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
