@@ -75,11 +75,11 @@ GOALS = {
     "scale.backfill.rate_limited": ("<=", 0),
     "scale.backfill.duplicates": ("<=", 0),
     "scale.backfill.lost": ("<=", 0),
-    # Two hosts: never a double create, and the cap shared: both work, and the creates they
-    # booked together never pass the cap on any door in any window. Their 429s (a call reaching
-    # Seam later than the margin allows on this overloaded box) and cap fraction are reported,
-    # not goals: see docs/scaling.md.
+    # Two hosts: never a double create, and the cap shared: both work, the creates they booked
+    # together never pass the cap on any door in any window, and Seam never counts more (no
+    # 429). Their cap fraction is reported, not a goal: see docs/scaling.md.
     "scale.hosts.booked_max_per_window": ("<=", CAP),
+    "scale.hosts.rate_limited": ("<=", 0),
     "scale.hosts.task_share_min": (">=", 0.25),
     "scale.hosts.duplicates": ("<=", 0),
     "scale.hosts.lost": ("<=", 0),
@@ -903,7 +903,6 @@ def table(report: dict[str, Any]) -> str:
         ("scale.backfill.span_fraction", "the scaled backfill's measure, for comparison"),
         ("scale.backfill.first_window_creates_per_second", "creates/s while Seam allowed all"),
         ("scale.backfill.booking_to_seam_seconds.p99", "s from booking a create to Seam applying it, p99"),
-        ("scale.hosts.rate_limited", "429s from Seam, two hosts (handled: the door paused, then one create)"),
         ("scale.hosts.booking_to_seam_seconds.p99", "s from booking to Seam, two hosts, p99 (margin: 1 s)"),
         ("scale.hosts.booking_to_seam_seconds.max", "s, the same, the most"),
         ("scale.hosts.cap_fraction", "mean over the doors, two hosts"),
