@@ -35,6 +35,7 @@ from django.db import connection, transaction
 
 from bench import procs, scenarios
 from codes.models import AccessCode, WebhookDelivery
+from config.queueing import redis_queue_lists
 from feeds.models import CalendarFeed
 from feeds.sync import last_checked
 from feeds.tasks import feeds_sync_task
@@ -248,9 +249,7 @@ def _wait_webhooks(codes: list[int], *, timeout: float) -> None:
 def _queued(url: str) -> int:
     """Messages waiting in the Celery queue or delivered and not yet acknowledged."""
     client = redis.Redis.from_url(url)
-    # One list per priority step; kombu names all but priority 0's after the queue.
-    lists = ["celery", *(f"celery\x06\x16{step}" for step in (3, 6, 9))]
-    waiting: int = sum(client.llen(name) for name in lists)  # type: ignore[misc]
+    waiting: int = sum(client.llen(name) for name in redis_queue_lists("celery"))  # type: ignore[misc]
     return waiting + int(client.hlen("unacked"))  # type: ignore[arg-type]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 from kombu.exceptions import OperationalError
+from kombu.transport.redis import PRIORITY_STEPS, Channel
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,12 @@ logger = logging.getLogger(__name__)
 # backlog (an import's thousands of creates, the webhooks' status checks): the worker receives it
 # at once and holds it until its turn. The filesystem broker ignores both.
 AHEAD_PRIORITY = 0
+
+
+def redis_queue_lists(queue: str) -> list[str]:
+    """The Redis lists that hold ``queue``'s waiting messages, one per priority step, named as
+    kombu names them (the queue's own name for step 0)."""
+    return [queue if step == 0 else f"{queue}{Channel.sep}{step}" for step in PRIORITY_STEPS]
 
 
 @dataclass
