@@ -9,7 +9,7 @@ gunicorn, a Celery worker and beat, and the Seam simulator as its own process, a
 3. dashboard: the reservation list and the dashboard under 20 concurrent clients (locust);
 4. drill: faults at the simulator and a worker killed mid-run;
 5. scale_pages: six pages over a chain of 1,000 doors at 1k, 10k and 100k stays, each size its
-   own database and gunicorn, measured in turn (``scale.pages``);
+   own database and gunicorn, the three asked side by side (``scale.pages``);
 6. scale_backfill and hosts: 200 doors x 20 codes at Seam's latency and real window, on one
    threads-pool worker and on two "hosts" (``scale.backfill``, ``scale.hosts``);
 7. feeds: 1,000 unchanged calendar feeds synced (``scale.feeds``);
@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import procs
+from bench import databases, procs
 
 OUT = ROOT / "var" / "bench"
 BENCH_DB = "oracode_bench"
@@ -56,13 +56,13 @@ SCENARIOS = (
 )
 
 
-def database_urls() -> tuple[str, str]:
-    """(the benchmark's database, the server's maintenance database), on DATABASE_URL's server."""
+def bench_database_url() -> str:
+    """The benchmark's database on DATABASE_URL's server."""
     given = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test"
-    parts = urlsplit(given)
-    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        sys.exit(f"make bench needs PostgreSQL: DATABASE_URL is {parts.scheme}://…")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}")), urlunsplit(parts._replace(path="/postgres"))
+    scheme = urlsplit(given).scheme
+    if scheme not in {"postgres", "postgresql", "pgsql"}:
+        sys.exit(f"make bench needs PostgreSQL: DATABASE_URL is {scheme}://…")
+    return databases.database_url(given, BENCH_DB)
 
 
 def redis_url() -> str:
@@ -71,21 +71,6 @@ def redis_url() -> str:
     parts = urlsplit(given)
     db = "12" if parts.path.strip("/") == "11" else "11"
     return urlunsplit(parts._replace(path=f"/{db}"))
-
-
-def recreate_database(admin_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
-def drop_database(admin_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def main() -> int:
@@ -97,7 +82,7 @@ def main() -> int:
     options = parser.parse_args()
     wanted = {name.strip() for name in options.only.split(",") if name.strip()}
 
-    db_url, admin_url = database_urls()
+    db_url = bench_database_url()
     OUT.mkdir(parents=True, exist_ok=True)
     logs = OUT / "logs"
     logs.mkdir(exist_ok=True)
@@ -124,7 +109,8 @@ def main() -> int:
     }
     os.environ.update(env)
     print(f"Benchmark database {BENCH_DB} on {urlsplit(db_url).hostname}, Redis {env['REDIS_URL']}", flush=True)
-    recreate_database(admin_url)
+    databases.drop_databases(db_url, [BENCH_DB])
+    databases.create_database(db_url, BENCH_DB)
 
     import django
 
@@ -185,7 +171,7 @@ def main() -> int:
 
         connections.close_all()
         if not options.keep_database:
-            drop_database(admin_url)
+            databases.drop_databases(db_url, [BENCH_DB])
     report["total_seconds"] = round(time.monotonic() - began, 1)
     missed = scenarios.check_goals(report)
     report["missed"] = missed

@@ -28,16 +28,8 @@ from django.db import connections
 from django.test import Client
 
 from bench import chain, procs
-from bench.scenarios import (
-    GUNICORN_WORKERS,
-    Context,
-    admin_sql,
-    bench_database,
-    database_url,
-    drop_databases,
-    on_database,
-    page_queries,
-)
+from bench.databases import create_database, database_url, drop_databases, named_after, on_database
+from bench.scenarios import GUNICORN_WORKERS, Context, page_queries
 
 SIZES = (1_000, 10_000, 100_000)
 PAGES = {
@@ -61,14 +53,15 @@ ROUNDS = 3
 
 def pages(context: Context) -> dict[str, Any]:
     print(f"scale pages: a chain of {chain.SITES * chain.DOORS_PER_SITE} doors", flush=True)
-    databases = {size: bench_database(context, f"chain_{size}") for size in SIZES}
+    url = context.env["DATABASE_URL"]
+    databases = {size: named_after(url, f"chain_{size}") for size in SIZES}
     servers: dict[int, procs.Process] = {}
     try:
         session, queries = _build(context, databases)
         urls: dict[int, str] = {}
         for size, name in databases.items():
             port = procs.free_port()
-            env = {**context.env, "DATABASE_URL": database_url(context, name)}
+            env = {**context.env, "DATABASE_URL": database_url(url, name)}
             servers[size] = procs.start_gunicorn(
                 env=env, log_dir=context.logs, port=port, workers=GUNICORN_WORKERS, name=f"gunicorn-chain-{size}"
             )
@@ -84,7 +77,7 @@ def pages(context: Context) -> dict[str, Any]:
         for server in servers.values():
             server.stop()
         if not context.keep_databases:
-            drop_databases(context, databases.values())
+            drop_databases(url, databases.values())
     points = [_point(size, queries[size], rounds) for size in SIZES]
     first = points[0]
     # Each round's ratio is of answers counted in the same seconds: the median of those.
@@ -125,8 +118,9 @@ def _build(context: Context, databases: dict[int, str]) -> tuple[str, dict[int, 
     smaller size's as it passes it: (a staff session valid in all of them, each size's queries
     per page, counted in-process)."""
     last = databases[SIZES[-1]]
-    drop_databases(context, databases.values())
-    admin_sql(context, f'CREATE DATABASE "{last}"')
+    url = context.env["DATABASE_URL"]
+    drop_databases(url, databases.values())
+    create_database(url, last)
     queries: dict[int, dict[str, int]] = {}
     with on_database(last):
         call_command("migrate", verbosity=0)
@@ -140,7 +134,7 @@ def _build(context: Context, databases: dict[int, str]) -> tuple[str, dict[int, 
             if size != SIZES[-1]:
                 # A template database takes no connections while it is copied: ours closes.
                 connections["default"].close()
-                admin_sql(context, f'CREATE DATABASE "{databases[size]}" TEMPLATE "{last}" STRATEGY FILE_COPY')
+                create_database(url, databases[size], template=last)
     return session, queries
 
 

@@ -12,14 +12,13 @@ import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import requests
@@ -32,6 +31,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from bench import procs
+from bench.databases import create_database, drop_databases, named_after, on_database
 from codes.models import AccessCode
 from codes.stays import reservation_create
 from codes.sweeping import access_codes_due, access_codes_due_rows
@@ -112,44 +112,6 @@ class Context:
         ids = [demo.bench_device_id(n) for n in numbers]
         by_id = {lock.seam_device_id: lock for lock in Lock.objects.filter(seam_device_id__in=ids)}
         return [by_id[device_id] for device_id in ids]
-
-
-def bench_database(context: Context, suffix: str) -> str:
-    """The name of a scenario's own database: the benchmark's, with ``suffix``."""
-    return f"{urlsplit(context.env['DATABASE_URL']).path.strip('/')}_{suffix}"
-
-
-def database_url(context: Context, name: str) -> str:
-    """DATABASE_URL with database ``name`` (same server)."""
-    return urlunsplit(urlsplit(context.env["DATABASE_URL"])._replace(path=f"/{name}"))
-
-
-def admin_sql(context: Context, statement: str) -> None:
-    """``statement`` on the server's maintenance database (CREATE and DROP DATABASE)."""
-    import psycopg
-
-    with psycopg.connect(database_url(context, "postgres"), autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def drop_databases(context: Context, names: Iterable[str]) -> None:
-    for name in names:
-        admin_sql(context, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def on_database(name: str) -> Iterator[None]:
-    """This process's default database is ``name`` (same server) inside the block; the
-    connection is closed on the way in and out (so the first query inside connects)."""
-    wrapper = connections["default"]
-    before = wrapper.settings_dict["NAME"]
-    wrapper.close()
-    wrapper.settings_dict["NAME"] = name
-    try:
-        yield
-    finally:
-        wrapper.close()
-        wrapper.settings_dict["NAME"] = before
 
 
 @dataclass
@@ -678,7 +640,8 @@ def sweeper(context: Context) -> dict[str, Any]:
     a time still moved by as much; one run at each size in turn, milliseconds apart, lets what
     else the box does fall on both alike."""
     now = datetime(2031, 6, 1, 12, tzinfo=UTC)
-    databases = {rows: bench_database(context, f"sweep_{rows}") for rows in SWEEP_SIZES}
+    url = context.env["DATABASE_URL"]
+    databases = {rows: named_after(url, f"sweep_{rows}") for rows in SWEEP_SIZES}
     measured: dict[int, dict[str, Any]] = {}
     timings: dict[int, list[float]] = {rows: [] for rows in SWEEP_SIZES}
     limit = settings.CODES_SWEEP_LIMIT
@@ -688,10 +651,10 @@ def sweeper(context: Context) -> dict[str, Any]:
         return due.values_list("pk", "status", "next_check_at", "claim_expires_at")[:limit]
 
     try:
-        drop_databases(context, databases.values())
+        drop_databases(url, databases.values())
         for rows, name in databases.items():
             print(f"sweeper: {rows} codes, {sum(SWEEP_DUE)} due", flush=True)
-            admin_sql(context, f'CREATE DATABASE "{name}"')
+            create_database(url, name)
             with on_database(name):
                 call_command("migrate", verbosity=0)
                 began = time.monotonic()
@@ -719,7 +682,7 @@ def sweeper(context: Context) -> dict[str, Any]:
             if f"sweep_{rows}" in connections.settings:
                 connections[f"sweep_{rows}"].close()
         if not context.keep_databases:
-            drop_databases(context, databases.values())
+            drop_databases(url, databases.values())
     small, large = (
         {
             **measured[rows],
