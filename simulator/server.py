@@ -433,6 +433,11 @@ def require_loopback(host: str) -> None:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # Connections waiting for the accept loop. socketserver's 5 overflows when dozens of worker
+    # threads connect at once on a busy machine: the kernel drops their SYNs (a connect late by
+    # a second or more) or resets them (a create that fails with connection_error), which no real
+    # Seam would do. The kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
     simulator: SimulatorServer
 
     def server_bind(self) -> None:

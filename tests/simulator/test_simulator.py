@@ -2,6 +2,7 @@
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +22,7 @@ from locks.seam import SeamClient, SeamTransientError
 from locks.timeslots import parse_slot_time, slot_prefix
 from simulator import demo
 from simulator.__main__ import main as simulator_main
-from simulator.server import SimulatorServer
+from simulator.server import SimulatorServer, _Handler, _HTTPServer
 from tests.fixtures.simulator import SIMULATOR_API_KEY, FakeClock
 
 # Fixed "now" for rule tests: windows below are weeks after it.
@@ -975,6 +976,23 @@ def test_a_slow_create_is_stored_and_rate_limited_at_the_time_it_arrives(sim, cl
     assert answers[0].status_code == 200, answers[0].text
     assert answers[0].json()["access_code"]["created_at"] == "2027-09-01T12:01:01.000Z"
     assert sim.rate_limited == {}
+
+
+def test_a_burst_of_connections_waits_for_the_accept_loop_instead_of_being_dropped():
+    """Dozens of worker threads on a busy machine connect faster than the accept loop runs:
+    the listening queue holds them. With socketserver's queue of 5 the kernel dropped the rest
+    (a connect a second late) or reset them (a create failing with connection_error)."""
+    server = _HTTPServer(("127.0.0.1", 0), _Handler)  # listening, and nothing accepting yet
+    connections: list[socket.socket] = []
+    try:
+        for _ in range(64):
+            connections.append(socket.create_connection(("127.0.0.1", server.server_port), timeout=0.5))
+    finally:
+        for connection in connections:
+            connection.close()
+        server.server_close()
+
+    assert len(connections) == 64
 
 
 def test_the_command_line_refuses_a_negative_latency():
