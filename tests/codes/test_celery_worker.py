@@ -82,7 +82,7 @@ def test_a_reservation_gets_its_code_from_a_worker_and_followed_until_set(start_
 def test_a_threads_pool_worker_creates_codes_side_by_side_each_once(start_celery_worker, start_seam_simulator):
     """Production's pool: many Seam calls in flight in one process. With one thread per two
     doors and each call taking 200 ms, the worker must keep fetching tasks as its threads
-    finish (config.celery.ThreadsPoolTick): without the tick it fetched the next two tasks only
+    finish (config.celery.EventLoopPace): without the tick it fetched the next two tasks only
     when its event loop next woke, up to 10 s later, and twelve codes took a minute."""
     sim = start_seam_simulator(mode="quick", bench_doors=12, latency=timedelta(milliseconds=200))
     locks_sync(client=SeamClient(api_key=SIMULATOR_API_KEY, endpoint=sim.url, timeout=5.0))
