@@ -113,6 +113,7 @@ class AccessCodeAdmin(SiteScopedAdmin[AccessCode]):
         "create_sent",
         "claim_expires_at",
         "next_check_at",
+        "in_line_since",
         "set_at",
         "escalation",
         "superseded_at",
@@ -220,10 +221,10 @@ class AccessCodeEventAdmin(SiteScopedAdmin[AccessCodeEvent]):
 @admin.register(SeamCreateCall)
 class SeamCreateCallAdmin(SiteScopedAdmin[SeamCreateCall]):
     site_path = "lock__site"
-    list_display = ["sent_at", "lock", "access_code"]
+    list_display = ["sent_at", "answered_at", "lock", "access_code"]
     list_filter = ["lock"]
     list_select_related = ["lock", "access_code"]
-    readonly_fields = ["sent_at", "lock", "access_code"]
+    readonly_fields = ["sent_at", "answered_at", "lock", "access_code"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -32,7 +32,13 @@ from codes.errors import Refused
 from codes.following import apply_seam_state, fail, retry_delay
 from codes.history import record
 from codes.models import AccessCode, AccessCodeEvent
-from codes.rate_limit import CLAIM_LEASE, REQUEUE_COUNTDOWN_MAX, ClaimLost, create_slot_reserve
+from codes.rate_limit import (
+    CLAIM_LEASE,
+    REQUEUE_COUNTDOWN_MAX,
+    ClaimLost,
+    create_call_answered,
+    create_slot_reserve,
+)
 from codes.windows import Window
 from config.queueing import AHEAD_PRIORITY, enqueue_on_commit
 from locks.models import Lock
@@ -238,13 +244,7 @@ def _create_slot_booked(code: AccessCode) -> bool:
 def _send_create(client: SeamClient, code: AccessCode) -> None:
     """The create call itself, and what its answer means for the row."""
     try:
-        seam_code = client.create_offline_access_code(
-            device_id=code.lock.seam_device_id,
-            name=code.name,
-            starts_at=code.starts_at.astimezone(ZoneInfo(code.timezone)),
-            ends_at=code.ends_at.astimezone(ZoneInfo(code.timezone)),
-            max_time_rounding=code.max_time_rounding,
-        )
+        seam_code = _create_at_seam(client, code)
     except SeamPermanentError as exc:
         fail(code, exc)
     except SeamError as exc:
@@ -266,6 +266,21 @@ def _send_create(client: SeamClient, code: AccessCode) -> None:
             # The same Seam code is already stored on another row: never two rows for one code.
             logger.exception("Seam code %s is already stored", seam_code.access_code_id)
             raise
+
+
+def _create_at_seam(client: SeamClient, code: AccessCode) -> SeamAccessCode:
+    """The create call, its return written on the door's ledger however it ends: the codes
+    waiting on the door time their turn from it."""
+    try:
+        return client.create_offline_access_code(
+            device_id=code.lock.seam_device_id,
+            name=code.name,
+            starts_at=code.starts_at.astimezone(ZoneInfo(code.timezone)),
+            ends_at=code.ends_at.astimezone(ZoneInfo(code.timezone)),
+            max_time_rounding=code.max_time_rounding,
+        )
+    finally:
+        create_call_answered(code, timezone.now())
 
 
 def _retry_later(code: AccessCode, exc: SeamError, now: datetime, *, create_sent: bool) -> None:

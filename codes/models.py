@@ -104,6 +104,9 @@ class AccessCode(models.Model):
     create_sent = models.BooleanField(default=False)
     claim_expires_at = models.DateTimeField(null=True, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True)
+    # When the code first found its door's create budget spent: its place in the door's line
+    # (codes.rate_limit) until its create goes out, however often it wakes before its turn.
+    in_line_since = models.DateTimeField(null=True, blank=True)
     set_at = models.DateTimeField(null=True, blank=True)
     escalation = models.CharField(max_length=8, choices=Escalation.choices, blank=True)
 
@@ -231,6 +234,9 @@ class SeamCreateCall(models.Model):
     lock = models.ForeignKey("locks.Lock", on_delete=models.CASCADE, related_name="create_calls")
     access_code = models.ForeignKey(AccessCode, on_delete=models.CASCADE, related_name="create_calls")
     sent_at = models.DateTimeField(db_index=True)
+    # When the call came back (an answer, an error or a timeout): Seam counted it by then. Empty
+    # while it is on its way, or if its worker died in the call.
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["lock", "sent_at"])]

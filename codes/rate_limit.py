@@ -2,9 +2,12 @@
 ``SEAM_CREATE_WINDOW_SECONDS``), kept with a margin, shared by every worker through the database.
 
 Every create call sent is a ``SeamCreateCall`` row; a worker books one under the door's row lock
-before it calls Seam. With the budget spent, the code goes back to pending, due when its turn
-comes: codes already waiting on the door take the places that free up first, so a backfill of
-hundreds of codes on one door wakes each about once, not all of them every window.
+before it calls Seam, and writes when the call came back. A call's minute is timed from its
+answer, not its booking: a worker may wait seconds for a core between the two, and Seam counts
+the call when it arrives, which is no later than its answer. With the budget spent, the code goes
+back to pending, due when its turn comes: codes already in the door's line take the places that
+free up first, in the order they joined it, so a backfill of hundreds of codes on one door wakes
+each about once, not all of them every window, and one that wakes early keeps its place.
 """
 
 import bisect
@@ -40,8 +43,9 @@ class ClaimLost(Exception):
 
 
 def create_window() -> timedelta:
-    """Seam's per-door create window plus our margin, so that our clock and the network delay
-    can never make Seam count one create too many (61 s by default)."""
+    """Seam's per-door create window plus our margin, so that our hosts' clocks and Seam's can
+    never make Seam count one create too many (61 s by default). Network delay and a worker
+    slow to send are covered by timing each call from its answer (``_seam_counted_by``)."""
     return timedelta(seconds=settings.SEAM_CREATE_WINDOW_SECONDS + settings.SEAM_CREATE_MARGIN_SECONDS)
 
 
@@ -61,13 +65,9 @@ def create_slot_reserve(code: AccessCode, now: datetime) -> timedelta | None:
         lock = Lock.objects.get(pk=code.lock_id)
         if lock.creates_paused_until and lock.creates_paused_until > now:
             return _hand_back(code, now, lock.creates_paused_until - now)
-        recent = list(
-            SeamCreateCall.objects.filter(lock_id=code.lock_id, sent_at__gt=now - create_window())
-            .order_by("sent_at")
-            .values_list("sent_at", flat=True)
-        )
-        if len(recent) >= per_window:
-            return _hand_back(code, now, _next_turn(code, recent[-per_window:], now) - now)
+        counted = _seam_counted_by(code.lock_id, now)
+        if sum(1 for at in counted if at > now - create_window()) >= per_window:
+            return _hand_back(code, now, _next_turn(code, counted[-per_window:], now) - now)
         # The call must end inside our lease, or the sweeper could hand the code to another
         # worker while our create is still on its way.
         call_margin = timedelta(seconds=settings.SEAM_TIMEOUT_SECONDS) + CALL_MARGIN
@@ -76,12 +76,39 @@ def create_slot_reserve(code: AccessCode, now: datetime) -> timedelta | None:
             status=Status.CREATING,
             claim_expires_at=code.claim_expires_at,
             claim_expires_at__gt=now + call_margin,
-        ).update(create_sent=True)
+        ).update(create_sent=True, in_line_since=None)
         if not still_ours:
             raise ClaimLost
         SeamCreateCall.objects.create(lock_id=code.lock_id, access_code=code, sent_at=now)
         record(code, AccessCodeEvent.Kind.CREATE_SENT, f"Attempt {code.attempts}.")
     return None
+
+
+def create_call_answered(code: AccessCode, at: datetime) -> None:
+    """Write on the door's ledger that the code's create call came back at ``at`` (an answer, an
+    error or a timeout), which starts its minute at Seam for the codes waiting on the door."""
+    SeamCreateCall.objects.filter(access_code_id=code.pk, answered_at__isnull=True).update(answered_at=at)
+
+
+def _seam_counted_by(lock_id: int, now: datetime) -> list[datetime]:
+    """For each create call on the door that Seam may still count, the latest moment Seam can
+    have counted it, earliest first.
+
+    That is the call's answer. A call still on its way has no answer yet: it counts from now at
+    the earliest, and from when it should come back as the door's recent calls did (the estimate
+    a waiting code's turn is timed by; it checks again when it wakes). A call never answered (its
+    worker died in it) counts from when its client gave up.
+    """
+    gave_up = timedelta(seconds=settings.SEAM_TIMEOUT_SECONDS) + CALL_MARGIN
+    calls = list(
+        SeamCreateCall.objects.filter(lock_id=lock_id, sent_at__gt=now - create_window() - gave_up).values_list(
+            "sent_at", "answered_at"
+        )
+    )
+    took = max((answered - sent for sent, answered in calls if answered is not None), default=timedelta(0))
+    return sorted(
+        answered if answered is not None else min(max(sent + took, now), sent + gave_up) for sent, answered in calls
+    )
 
 
 def _hand_back(code: AccessCode, now: datetime, wait: timedelta) -> timedelta:
@@ -97,7 +124,11 @@ def _hand_back(code: AccessCode, now: datetime, wait: timedelta) -> timedelta:
     handed_back = AccessCode.objects.filter(
         pk=code.pk, status=Status.CREATING, claim_expires_at=code.claim_expires_at
     ).update(
-        status=Status.PENDING, claim_expires_at=queued_until, next_check_at=now + wait, attempts=F("attempts") - 1
+        status=Status.PENDING,
+        claim_expires_at=queued_until,
+        next_check_at=now + wait,
+        attempts=F("attempts") - 1,
+        in_line_since=code.in_line_since or now,
     )
     if not handed_back:
         raise ClaimLost
@@ -105,21 +136,28 @@ def _hand_back(code: AccessCode, now: datetime, wait: timedelta) -> timedelta:
 
 
 def _next_turn(code: AccessCode, last_creates: list[datetime], now: datetime) -> datetime:
-    """When the next create slot of the door that no code already in line has taken frees up.
+    """When the next create slot of the door that no code ahead of this one in line takes frees up.
 
-    Slots free up as the last window's creates age out, then a window after each (an estimate:
-    a slot used late frees late, and a code that wakes too early takes the first slot free
-    again, ahead of codes queued after it). Called under the door's row lock.
+    ``last_creates`` are when Seam counted the window's creates (``_seam_counted_by``). Slots
+    free up as those age out, then a window after each (an estimate: a slot used late frees
+    late). The codes ahead are those in the door's line since before this one, due by the slot;
+    a code that wakes before its slot is free (its call came back later than estimated) so
+    keeps its place rather than going behind the codes that joined after it. Called under the
+    door's row lock.
     """
     per_window = len(last_creates)
     window = create_window()
-    rows = AccessCode.objects.filter(lock_id=code.lock_id, status=Status.PENDING, next_check_at__gt=now)
-    in_line = sorted(due for due in rows.exclude(pk=code.pk).values_list("next_check_at", flat=True) if due)
+    place = (code.in_line_since or now, code.pk)
+    rows = AccessCode.objects.filter(
+        lock_id=code.lock_id, status=Status.PENDING, next_check_at__gt=now, in_line_since__isnull=False
+    ).exclude(pk=code.pk)
+    lined_up = rows.values_list("next_check_at", "in_line_since", "pk")
+    ahead = sorted(due for due, since, pk in lined_up if due and since and (since, pk) < place)
     turn = 0
     while True:
         slot = last_creates[turn % per_window] + window * (1 + turn // per_window)
-        # Slots 0..turn are turn + 1 creates; the code takes one if those in line leave one.
-        if bisect.bisect_right(in_line, slot) <= turn:
+        # Slots 0..turn are turn + 1 creates; the code takes one if those ahead leave one.
+        if bisect.bisect_right(ahead, slot) <= turn:
             return slot
         turn += 1
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from codes import following, rate_limit, tasks
 from codes.creating import REQUEUE_SLACK_SECONDS, access_code_create
-from codes.models import AccessCode
+from codes.models import AccessCode, SeamCreateCall
 from codes.sweeping import access_codes_due
 from config.queueing import AHEAD_PRIORITY
 from locks.models import Lock
@@ -182,6 +182,95 @@ def test_a_backfill_woken_at_its_turns_never_meets_a_429_and_wakes_each_code_onc
     assert seam_simulator.rate_limited == {}
     assert wakes == 30, "each held code woke once, at its turn"
     assert timezone.now() - START <= 3 * rate_limit.create_window() + timedelta(seconds=1)
+
+
+class LateClient(CountingClient):
+    """A worker that waits for a core between booking its first create and sending it."""
+
+    def __init__(self, sim: SimulatorServer, clock: time_machine.Coordinates, late: timedelta) -> None:
+        super().__init__(sim)
+        self.clock, self.late = clock, late
+
+    def create_offline_access_code(self, **kwargs: Any) -> SeamAccessCode:
+        if self.late:
+            self.clock.shift(self.late)
+            self.late = timedelta(0)
+        return super().create_offline_access_code(**kwargs)
+
+
+def test_a_create_that_reaches_seam_late_holds_its_slot_a_window_from_its_answer(
+    clock, seam_simulator, room, self_queued
+):
+    """Seam counts a call when it arrives: the eleventh create waits a window from that, not
+    from the booking, or Seam would see it within the minute and answer 429."""
+    client = LateClient(seam_simulator, clock, late=timedelta(seconds=3))
+    codes = [access_code_create(access_code_id=c.pk, client=client) for c in book_many(room, 11)]
+
+    held = AccessCode.objects.get(pk=codes[-1].pk)
+    assert held.status == Status.PENDING
+    assert held.next_check_at == START + timedelta(seconds=3) + rate_limit.create_window()
+
+    clock.move_to(held.next_check_at)
+    created = access_code_create(access_code_id=held.pk, client=client)
+
+    assert created.status == Status.WAITING
+    assert seam_simulator.rate_limited == {}, "Seam never answered 429"
+
+
+def test_a_create_still_on_its_way_holds_its_slot_until_its_client_gives_up(clock, seam_simulator, room, settings):
+    first, waiting = book_many(room, 2)
+    # Ten calls that never came back: their worker died in them.
+    SeamCreateCall.objects.bulk_create(SeamCreateCall(lock=room, access_code=first, sent_at=START) for _ in range(10))
+    gave_up = timedelta(seconds=settings.SEAM_TIMEOUT_SECONDS) + rate_limit.CALL_MARGIN
+    client = CountingClient(seam_simulator)
+
+    clock.move_to(START + rate_limit.create_window() + timedelta(seconds=1))
+    AccessCode.objects.filter(pk=waiting.pk).update(next_check_at=timezone.now())
+    held = access_code_create(access_code_id=waiting.pk, client=client)
+    assert held.status == Status.PENDING
+    assert held.next_check_at == START + gave_up + rate_limit.create_window()
+
+    clock.move_to(held.next_check_at)
+    assert access_code_create(access_code_id=waiting.pk, client=client).status == Status.WAITING
+    assert client.calls == ["create"]
+
+
+def test_a_code_that_wakes_before_its_slot_keeps_its_place_in_line(clock, seam_simulator, room):
+    window = rate_limit.create_window()
+    early, later = book_many(room, 2)
+    # The door's last ten creates went out and came back a tenth of a second apart from START.
+    SeamCreateCall.objects.bulk_create(
+        SeamCreateCall(lock=room, access_code=early, sent_at=at, answered_at=at)
+        for at in (START + timedelta(seconds=k / 10) for k in range(10))
+    )
+    clock.move_to(START + window - timedelta(seconds=0.5))
+    # ``early`` joined the line first but wakes before any slot is free (its estimate was off);
+    # ``later`` joined after it and is due just before the first slot frees.
+    AccessCode.objects.filter(pk=early.pk).update(
+        in_line_since=START - timedelta(seconds=10), next_check_at=timezone.now()
+    )
+    AccessCode.objects.filter(pk=later.pk).update(
+        in_line_since=START - timedelta(seconds=5), next_check_at=START + window - timedelta(seconds=0.1)
+    )
+
+    held = access_code_create(access_code_id=early.pk, client=CountingClient(seam_simulator))
+
+    assert held.status == Status.PENDING
+    assert held.next_check_at == START + window, "the first slot, not the one after the code behind it"
+    assert held.in_line_since == START - timedelta(seconds=10)
+
+
+def test_the_ledger_notes_when_each_create_came_back(clock, seam_simulator, room):
+    made, refused = book_many(room, 2)
+    client = LateClient(seam_simulator, clock, late=timedelta(seconds=2))
+    access_code_create(access_code_id=made.pk, client=client)
+    seam_simulator.inject_fault("/access_codes/create", "error_500")
+    access_code_create(access_code_id=refused.pk, client=client)
+
+    ledger = SeamCreateCall.objects.order_by("pk").values_list("sent_at", "answered_at")
+    two_seconds_on = START + timedelta(seconds=2)
+    assert list(ledger) == [(START, two_seconds_on), (two_seconds_on, two_seconds_on)]
+    assert AccessCode.objects.get(pk=made.pk).in_line_since is None
 
 
 def test_a_sweep_takes_the_longest_due_first(clock, seam_simulator, room, settings):
