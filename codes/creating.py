@@ -105,6 +105,7 @@ def access_code_retry(*, access_code: AccessCode, user: User | None = None) -> A
             status=Status.PENDING,
             attempts=0,
             next_check_at=None,
+            in_line_since=None,
             last_error_type="",
             last_error_message="",
             errors=[],

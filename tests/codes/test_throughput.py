@@ -13,7 +13,7 @@ import time_machine
 from django.utils import timezone
 
 from codes import following, rate_limit, tasks
-from codes.creating import REQUEUE_SLACK_SECONDS, access_code_create
+from codes.creating import REQUEUE_SLACK_SECONDS, access_code_create, access_code_retry
 from codes.models import AccessCode, SeamCreateCall
 from codes.sweeping import access_codes_due
 from config.queueing import AHEAD_PRIORITY
@@ -258,6 +258,17 @@ def test_a_code_that_wakes_before_its_slot_keeps_its_place_in_line(clock, seam_s
     assert held.status == Status.PENDING
     assert held.next_check_at == START + window, "the first slot, not the one after the code behind it"
     assert held.in_line_since == START - timedelta(seconds=10)
+
+
+def test_a_failed_code_retried_by_staff_joins_its_door_line_afresh(clock, seam_simulator, room, self_queued):
+    # It failed while in line (its door's time zones disagreed when its turn came).
+    [code] = book_many(room, 1)
+    AccessCode.objects.filter(pk=code.pk).update(status=Status.FAILED, in_line_since=START - timedelta(hours=1))
+
+    retried = access_code_retry(access_code=AccessCode.objects.get(pk=code.pk))
+
+    assert retried.status == Status.PENDING
+    assert retried.in_line_since is None
 
 
 def test_the_ledger_notes_when_each_create_came_back(clock, seam_simulator, room):
