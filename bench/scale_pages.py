@@ -29,7 +29,7 @@ from django.test import Client
 
 from bench import chain, procs
 from bench.databases import create_database, database_url, drop_databases, named_after, on_database
-from bench.scenarios import GUNICORN_WORKERS, Context, page_queries
+from bench.scenarios import GUNICORN_WORKERS, Context, nearest_rank, page_queries
 
 SIZES = (1_000, 10_000, 100_000)
 PAGES = {
@@ -211,8 +211,8 @@ def side_by_side(urls: dict[int, str], path: str, session: str) -> dict[int, dic
         latencies = sorted(took * 1000 for took, _ in done)
         measured[size] = {
             "rps": round(len(done) / seconds, 3),
-            "p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
-            "p95_ms": round(latencies[int(len(latencies) * 0.95)], 1) if latencies else None,
+            "p50_ms": nearest_rank(latencies, 0.5, 1),
+            "p95_ms": nearest_rank(latencies, 0.95, 1),
             "requests": len(done),
             "failures": sum(1 for _, ok in done if not ok),
             "seconds": round(seconds, 1),
